@@ -1,0 +1,88 @@
+"""Hugging Face folders (or hub ids) → OpenVINO IR through optimum-intel's exporter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ovtool.errors import UserError
+
+
+def infer_task_and_library(source: str, task: str | None, trust_remote_code: bool) -> tuple[str, str]:
+    """The task and library optimum-cli would pick (sentence-transformers folders export as transformers).
+
+    optimum cannot infer a task from a local folder; there the task comes from the model class named
+    in config.json, with `-with-past` added where the exporter supports it (stateful LLMs).
+    """
+    from optimum.exporters.openvino.__main__ import infer_library_name, infer_task
+
+    try:
+        library = infer_library_name(source)
+        if library == "sentence_transformers":
+            library = "transformers"
+        if task is None and Path(source).is_dir():
+            task = _task_from_config(Path(source), library)
+        resolved = infer_task(task or "auto", source, library_name=library, trust_remote_code=trust_remote_code)
+    except (OSError, KeyError, ValueError, RuntimeError) as exc:
+        raise UserError(f"cannot read the Hugging Face model {source}: {_first_line(exc)}") from exc
+    return resolved, library
+
+
+def _task_from_config(folder: Path, library: str) -> str:
+    import json
+
+    import transformers
+    from optimum.exporters.tasks import TasksManager
+
+    config = json.loads((folder / "config.json").read_text())
+    architectures = config.get("architectures") or []
+    model_class = getattr(transformers, architectures[0], None) if architectures else None
+    if model_class is None:
+        raise UserError(f"{folder}/config.json names no known architecture: set convert.task")
+    task = TasksManager._infer_task_from_model_or_model_class(model_class=model_class)
+    supported = TasksManager.get_supported_tasks_for_model_type(
+        config.get("model_type", ""), exporter="openvino", library_name=library
+    )
+    if f"{task}-with-past" in supported:
+        task = f"{task}-with-past"
+    return task
+
+
+def export_hf(
+    source: str,
+    out_dir: Path,
+    *,
+    task: str | None,
+    trust_remote_code: bool,
+    fp16: bool,
+) -> dict[str, Any]:
+    """optimum's main_export with tokenizers converted (LLMs become stateful with tokenizer IR)."""
+    from optimum.exporters.openvino import main_export
+    from optimum.intel import OVConfig
+
+    resolved_task, library = infer_task_and_library(source, task, trust_remote_code)
+    try:
+        main_export(
+            model_name_or_path=source,
+            output=out_dir,
+            task=resolved_task,
+            trust_remote_code=trust_remote_code,
+            ov_config=OVConfig(dtype="fp16") if fp16 else None,
+            stateful=True,
+            convert_tokenizer=True,
+            library_name=library,
+        )
+    except ValueError as exc:
+        text = str(exc)
+        if "trust_remote_code" in text:
+            raise UserError(
+                f"{source} ships its own model code: set convert.trust_remote_code: true "
+                "(or --trust-remote-code) if you trust it"
+            ) from exc
+        raise UserError(f"cannot export {source}: {_first_line(exc)}") from exc
+    return {"task": resolved_task, "library": library}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

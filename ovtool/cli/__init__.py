@@ -1,0 +1,1 @@
+"""Thin command modules: options → load_recipe → run stage → print result. Only typer/stdlib at top."""

@@ -1,0 +1,108 @@
+"""Options every stage command shares, and the one wrapper that maps errors to exit codes."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+RecipeArg = Annotated[
+    Path | None, typer.Argument(help="Recipe YAML (optional where flags say enough).", show_default=False)
+]
+ModelOpt = Annotated[str | None, typer.Option("-m", "--model", help="Source model (overrides `model:`).")]
+OutputOpt = Annotated[Path | None, typer.Option("-o", "--output", help="OUT folder (overrides `output:`).")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a recipe key: --set convert.weight_format=fp16 (repeatable)."),
+]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty OUT.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Validate everything, print the resolved recipe.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the run record (run.json) to stdout.")]
+VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="More detail on stderr.")]
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(func: F) -> F:
+    """Run a command body; an OvtoolError becomes its one-line message and exit code.
+
+    Tracebacks only with OVTOOL_DEBUG=1; Ctrl-C exits 130 (staging is cleaned by RunFolder).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ovtool import console
+        from ovtool.errors import OvtoolError
+
+        debug = os.environ.get("OVTOOL_DEBUG") == "1"
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except OvtoolError as exc:
+            if debug:
+                console.err.print_exception()
+            console.error(str(exc))
+            raise typer.Exit(exc.exit_code) from exc
+        except KeyboardInterrupt as exc:
+            console.error("interrupted; nothing was published")
+            raise typer.Exit(130) from exc
+        except Exception as exc:
+            if debug:
+                console.err.print_exception()
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            console.error(f"{type(exc).__name__}: {first} (run with OVTOOL_DEBUG=1 for the traceback)")
+            raise typer.Exit(1) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def run_stage_command(
+    command: str,
+    *,
+    recipe: Path | None,
+    model: str | None,
+    output: Path | None,
+    sets: list[str] | None,
+    overwrite: bool,
+    dry_run: bool,
+    json_out: bool,
+    verbose: int,
+    quiet: bool,
+    flags: dict[str, Any] | None = None,
+    stages: list[str] | None = None,
+) -> None:
+    """The shared body of every stage command (and `run`)."""
+    from ovtool import console
+    from ovtool.recipe.loader import load_recipe
+    from ovtool.runner import RunOptions, check_gates, execute
+
+    console.set_verbosity(verbose, quiet)
+    all_flags = {"model": model, "output": str(output) if output else None, **(flags or {})}
+    loaded = load_recipe(recipe, sets or [], all_flags)
+    if stages is None:
+        stages = [command]
+        if getattr(loaded.recipe, command) is None:  # `ovtool convert -m X` needs no section
+            loaded = load_recipe(recipe, sets or [], {**all_flags, command: {}})
+    options = RunOptions(command=command, stages=stages, overwrite=overwrite, dry_run=dry_run)
+    record = execute(loaded, options)
+    if record is None:  # dry run
+        console.info("dry run: recipe, inputs and options are valid; nothing was done")
+        console.result(loaded.resolved_yaml())
+        return
+    if json_out:
+        console.result_json(record.as_dict())
+    else:
+        for stage in record.stages:
+            if stage.result.stdout_text is not None:
+                console.result(stage.result.stdout_text)
+            elif stage.result.summary:
+                console.result(stage.result.summary)
+        if loaded.recipe.output:
+            console.result(f"output: {loaded.recipe.output}")
+    check_gates(record)

@@ -1,0 +1,80 @@
+"""The one place that talks to the terminal: results to stdout, everything else to stderr."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from rich.console import Console
+
+_state = {"verbosity": 0}
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True)
+
+
+def set_verbosity(verbose: int, quiet: bool) -> None:
+    """-q silences progress, -v adds details; errors are always shown."""
+    _state["verbosity"] = -1 if quiet else verbose
+
+
+def info(message: str) -> None:
+    """Progress for humans, on stderr; hidden by --quiet."""
+    if _state["verbosity"] >= 0:
+        err.print(message, markup=False)
+
+
+def detail(message: str) -> None:
+    """Extra detail shown with -v."""
+    if _state["verbosity"] >= 1:
+        err.print(message, style="dim", markup=False)
+
+
+def warn(message: str) -> None:
+    """A warning on stderr; kept even with --quiet unless it is noise."""
+    if _state["verbosity"] >= 0:
+        err.print(f"warning: {message}", style="yellow", markup=False)
+
+
+def error(message: str) -> None:
+    err.print(f"error: {message}", style="bold red", markup=False)
+
+
+def result(text: str) -> None:
+    """A result line on stdout (plain text so pipes get exactly what they expect)."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+def result_json(data: Any) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Route everything written to fd 1 (Python and C++ libraries alike) to stderr.
+
+    Libraries print progress and warnings to stdout; while a stage runs, stdout must stay
+    clean for the results ovtool prints afterwards.
+    """
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no real fd 1 (embedded use): fall back to Python-level redirect
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+        return
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)

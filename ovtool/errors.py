@@ -1,0 +1,41 @@
+"""The exception types that map one-to-one onto ovtool's exit codes (see DESIGN.md)."""
+
+from __future__ import annotations
+
+
+class OvtoolError(Exception):
+    """Base of every error ovtool reports as one line; `exit_code` is what the process returns."""
+
+    exit_code = 1
+
+
+class WorkFailed(OvtoolError):
+    """The inputs were valid but the work itself failed (exit 1)."""
+
+    exit_code = 1
+
+
+class UserError(OvtoolError):
+    """Invalid input: usage, recipe, model or dataset (exit 2). The message names what to fix."""
+
+    exit_code = 2
+
+
+class RecipeError(UserError):
+    """A recipe with one or more problems, all reported at once with dotted paths."""
+
+    def __init__(self, problems: list[str], source: str | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        where = f"{source}: " if source else ""
+        if len(problems) == 1:
+            text = f"{where}{problems[0]}"
+        else:
+            text = f"{where}{len(problems)} problems\n" + "\n".join(f"  - {p}" for p in problems)
+        super().__init__(text)
+
+
+class GateFailed(OvtoolError):
+    """A gate of the recipe was not met (exit 3); the work itself was published."""
+
+    exit_code = 3

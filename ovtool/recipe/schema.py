@@ -1,0 +1,48 @@
+"""The whole recipe: top-level keys plus one optional section per stage."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ovtool.recipe.sections.base import Section
+from ovtool.recipe.sections.benchmark import BenchmarkSection
+from ovtool.recipe.sections.convert import ConvertSection
+from ovtool.recipe.sections.dataset import DatasetSection
+from ovtool.recipe.sections.distill import DistillSection
+from ovtool.recipe.sections.gates import GatesSection
+from ovtool.recipe.sections.generate import GenerateSection
+from ovtool.recipe.sections.prune import PruneSection
+from ovtool.recipe.sections.quantize import QuantizeSection
+
+# The order `ovtool run` executes the sections in (DESIGN.md).
+STAGE_ORDER: tuple[str, ...] = (
+    "dataset",
+    "convert",
+    "prune",
+    "distill",
+    "quantize",
+    "benchmark",
+    "generate",
+)
+
+
+class Recipe(Section):
+    """A YAML recipe. Paths are relative to the working directory ovtool runs in."""
+
+    model: str | None = Field(
+        default=None, description="Source model: HF folder or hub id, .gguf, .onnx, .tflite, IR .xml…"
+    )
+    output: str | None = Field(default=None, description="OUT folder the run is published to.")
+    seed: int = Field(default=0, description="Seed for every random choice (data order, sampling).")
+    dataset: DatasetSection | None = None
+    convert: ConvertSection | None = None
+    prune: PruneSection | None = None
+    distill: DistillSection | None = None
+    quantize: QuantizeSection | None = None
+    benchmark: BenchmarkSection | None = None
+    generate: GenerateSection | None = None
+    gates: GatesSection | None = None
+
+    def stages(self) -> list[str]:
+        """The stage sections present, in run order."""
+        return [name for name in STAGE_ORDER if getattr(self, name) is not None]

@@ -1,0 +1,1 @@
+"""One pydantic model per recipe section, each in its own module."""

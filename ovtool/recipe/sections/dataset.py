@@ -1,0 +1,9 @@
+"""`dataset:` — the dataset stage's recipe section."""
+
+from __future__ import annotations
+
+from ovtool.recipe.sections.base import StageSection
+
+
+class DatasetSection(StageSection):
+    """Fields are added with the stage itself."""

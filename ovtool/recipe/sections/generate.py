@@ -1,0 +1,9 @@
+"""`generate:` — the generate stage's recipe section."""
+
+from __future__ import annotations
+
+from ovtool.recipe.sections.base import StageSection
+
+
+class GenerateSection(StageSection):
+    """Fields are added with the stage itself."""

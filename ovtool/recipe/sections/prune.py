@@ -1,0 +1,9 @@
+"""`prune:` — the prune stage's recipe section."""
+
+from __future__ import annotations
+
+from ovtool.recipe.sections.base import StageSection
+
+
+class PruneSection(StageSection):
+    """Fields are added with the stage itself."""

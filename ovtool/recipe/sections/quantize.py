@@ -1,0 +1,9 @@
+"""`quantize:` — the quantize stage's recipe section."""
+
+from __future__ import annotations
+
+from ovtool.recipe.sections.base import StageSection
+
+
+class QuantizeSection(StageSection):
+    """Fields are added with the stage itself."""

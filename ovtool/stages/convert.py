@@ -1,0 +1,180 @@
+"""The convert stage: any supported source → OpenVINO IR in OUT/model, described and measured."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ovtool.backends.detect import detect_format, find_ir_xml
+from ovtool.errors import UserError
+from ovtool.recipe.schema import Recipe
+from ovtool.recipe.sections.convert import ConvertSection
+from ovtool.stages.context import Metric, StageContext, StageResult, Table
+
+NEEDS_MODEL = True
+NEEDS_OUTPUT = True
+FILE_FORMATS = ("onnx", "tflite", "tf", "paddle", "pytorch")
+TOKENIZER_XMLS = ("openvino_tokenizer.xml", "openvino_detokenizer.xml")
+
+
+def _section(recipe: Recipe) -> ConvertSection:
+    return recipe.convert or ConvertSection()
+
+
+def check_options(section: ConvertSection, fmt: str) -> None:
+    """Option combinations that cannot work for this source format (caught before any work)."""
+    if section.task and fmt not in ("hf", "gguf"):
+        raise UserError(f"convert.task applies to Hugging Face and GGUF models, not to {fmt}")
+    if section.inputs and fmt in ("hf", "gguf"):
+        raise UserError(f"convert.inputs applies to ONNX/TFLite/TF/Paddle/PyTorch files, not to {fmt}")
+    if section.trust_remote_code and fmt != "hf":
+        raise UserError(f"convert.trust_remote_code applies to Hugging Face models, not to {fmt}")
+
+
+def preflight(recipe: Recipe, ctx: StageContext) -> None:
+    section = _section(recipe)
+    assert ctx.input_model is not None
+    if ctx.input_model.startswith("<output of"):
+        return
+    check_options(section, detect_format(ctx.input_model, section.source_format))
+
+
+def convert_to_ir(source: str, section: ConvertSection, out_dir: Path, ctx: StageContext) -> dict[str, Any]:
+    """Convert `source` into `out_dir` (an IR folder); returns facts about how it was done."""
+    fmt = detect_format(source, section.source_format)
+    check_options(section, fmt)
+    facts: dict[str, Any] = {"source": source, "source_format": fmt}
+    if fmt in ("hf", "gguf"):
+        facts |= _convert_hf_like(source, fmt, section, out_dir, ctx)
+    elif fmt == "ir":
+        facts |= _copy_ir(Path(source), section, out_dir, ctx)
+    else:
+        from ovtool.backends.ov_convert import convert_file, save_ir
+
+        fp16 = section.weight_format in (None, "fp16")
+        with ctx.step(f"convert {fmt} with openvino.convert_model"):
+            model = convert_file(Path(source), fmt, section.inputs)
+            save_ir(model, out_dir / "openvino_model.xml", fp16=fp16)
+        facts["weight_format"] = section.weight_format or "fp16"
+        facts["weight_format_default"] = section.weight_format is None
+    if section.weight_format == "int8":
+        _compress_int8(out_dir, ctx)
+    return facts
+
+
+def _convert_hf_like(
+    source: str, fmt: str, section: ConvertSection, out_dir: Path, ctx: StageContext
+) -> dict[str, Any]:
+    from ovtool.backends.hf_export import export_hf
+
+    facts: dict[str, Any] = {}
+    hf_source = source
+    scratch = out_dir.parent / f".{out_dir.name}-gguf-hf"
+    try:
+        if fmt == "gguf":
+            from ovtool.backends.gguf import gguf_to_hf_folder
+
+            gguf = Path(source)
+            if gguf.is_dir():
+                gguf = next(p for p in gguf.iterdir() if p.suffix == ".gguf")
+            with ctx.step("read GGUF into a Hugging Face model (tokenizer from GGUF metadata)"):
+                try:
+                    facts["gguf"] = gguf_to_hf_folder(gguf, scratch)
+                except ValueError as exc:
+                    raise UserError(str(exc)) from exc
+            hf_source = str(scratch)
+        with ctx.step("export with optimum-intel"):
+            facts |= export_hf(
+                hf_source,
+                out_dir,
+                task=section.task,
+                trust_remote_code=section.trust_remote_code,
+                fp16=section.weight_format == "fp16",
+            )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    facts["weight_format"] = section.weight_format or "fp32 (optimum-cli default; int8 above 1B parameters)"
+    facts["weight_format_default"] = section.weight_format is None
+    return facts
+
+
+def _copy_ir(source: Path, section: ConvertSection, out_dir: Path, ctx: StageContext) -> dict[str, Any]:
+    """An IR input is re-saved (so fp16 can apply) with the files beside it (tokenizers, configs)."""
+    from ovtool.backends.ir_info import read_model
+    from ovtool.backends.ov_convert import save_ir
+
+    xml = find_ir_xml(source)
+    if xml is None:
+        raise UserError(f"no IR .xml found at {source}")
+    with ctx.step("re-save IR"):
+        if source.is_dir():
+            shutil.copytree(source, out_dir, dirs_exist_ok=True)
+        save_ir(read_model(xml), out_dir / "openvino_model.xml", fp16=section.weight_format == "fp16")
+        if xml.name != "openvino_model.xml" and (out_dir / xml.name).exists():
+            (out_dir / xml.name).unlink()
+            (out_dir / xml.with_suffix(".bin").name).unlink(missing_ok=True)
+    return {"weight_format": section.weight_format or "as in the source IR"}
+
+
+def _compress_int8(out_dir: Path, ctx: StageContext) -> None:
+    from ovtool.backends.weights import compress_int8_in_place
+
+    with ctx.step("compress weights to int8 (data-free, NNCF)"):
+        for xml in sorted(out_dir.glob("openvino_*.xml")):
+            if xml.name not in TOKENIZER_XMLS:
+                compress_int8_in_place(xml)
+
+
+def ensure_ir(source: str, work_dir: Path, ctx: StageContext, section: ConvertSection | None = None) -> Path:
+    """The IR .xml for `source`, converting it into `work_dir` first when it is not an IR already.
+
+    Stages that need an IR (quantize, benchmark, generate) call this with their input.
+    """
+    path = Path(source)
+    xml = find_ir_xml(path) if path.exists() else None
+    if xml is not None:
+        return xml
+    convert_to_ir(source, section or ConvertSection(), work_dir, ctx)
+    return work_dir / "openvino_model.xml"
+
+
+def run(recipe: Recipe, ctx: StageContext) -> StageResult:
+    from ovtool.backends.ir_info import describe_ir
+
+    assert ctx.input_model is not None
+    section = _section(recipe)
+    out_dir = ctx.model_dir
+    facts = convert_to_ir(ctx.input_model, section, out_dir, ctx)
+    with ctx.step("inspect IR"):
+        ir = describe_ir(out_dir / "openvino_model.xml")
+    tokenizer = all((out_dir / name).exists() for name in TOKENIZER_XMLS)
+    total_size = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file())
+    work_steps = [s for s in ctx.steps if s.name != "inspect IR"]
+    result = StageResult(stage="convert", model_dir=out_dir)
+    result.metrics = {
+        "conversion_time_s": Metric(round(sum(s.seconds for s in work_steps), 3), "s", "wall time of the conversion"),
+        "conversion_peak_rss_mb": Metric(
+            round(max(s.peak_rss_bytes for s in work_steps) / 2**20, 1), "MiB", "peak resident memory while converting"
+        ),
+        "ir_size_mb": Metric(round(ir["size_bytes"] / 2**20, 2), "MiB", "openvino_model.xml + .bin"),
+        "model_dir_size_mb": Metric(round(total_size / 2**20, 2), "MiB", "everything in OUT/model"),
+        "weight_elements": Metric(ir["weight_elements"], "elements", "weights (constants of 16+ elements)"),
+    }
+    result.details = facts | {"ir": ir, "tokenizer_ir": tokenizer}
+    result.tables = [
+        Table("Inputs and outputs", ["kind", "name", "shape", "type"],
+              [["input", p["name"], p["shape"], p["type"]] for p in ir["inputs"]]
+              + [["output", p["name"], p["shape"], p["type"]] for p in ir["outputs"]]),
+        Table("Weight precisions", ["element type", "elements", "share"],
+              [[k, v, f"{v / max(ir['weight_elements'], 1):.1%}"] for k, v in ir["weight_precisions"].items()]),
+        Table("Source", ["what", "value"],
+              [["source", facts["source"]], ["detected format", facts["source_format"]],
+               ["task", facts.get("task", "-")], ["weight format", facts.get("weight_format")],
+               ["stateful (KV cache inside)", ir["stateful"]], ["tokenizer IR", tokenizer]]),
+    ]  # fmt: skip
+    result.summary = (
+        f"converted {facts['source_format']} {ctx.input_model} → {out_dir.name}/openvino_model.xml "
+        f"({ir['size_bytes'] / 2**20:.1f} MiB, {ir['weight_elements'] / 1e6:.1f}M weights)"
+    )
+    return result

@@ -1,0 +1,18 @@
+"""The dataset stage (not built yet: it says so and exits 1)."""
+
+from __future__ import annotations
+
+from ovtool.recipe.schema import Recipe
+from ovtool.stages.context import StageContext, StageResult
+from ovtool.stages.pending import not_implemented
+
+NEEDS_MODEL = False
+NEEDS_OUTPUT = True
+
+
+def preflight(recipe: Recipe, ctx: StageContext) -> None:
+    raise not_implemented("dataset")
+
+
+def run(recipe: Recipe, ctx: StageContext) -> StageResult:
+    raise not_implemented("dataset")
