@@ -7,10 +7,9 @@ from typing import Annotated
 import typer
 
 from ovtool import __version__
+from ovtool.cli import benchmark, dataset, distill, generate, prune, quantize, recipe_cmd
 from ovtool.cli import convert as convert_cmd
-from ovtool.cli import recipe_cmd
 from ovtool.cli import run as run_cmd
-from ovtool.cli.pending import make_pending_command
 
 app = typer.Typer(
     name="ovtool",
@@ -37,12 +36,12 @@ def root(
 
 
 app.command("convert")(convert_cmd.convert)
-app.command("quantize")(make_pending_command("quantize", "Quantize an IR (INT8/FP8 PTQ, weight compression)."))
-app.command("prune")(make_pending_command("prune", "Prune a transformer (structured or unstructured)."))
-app.command("distill")(make_pending_command("distill", "Distill a teacher into a student (and JPQD)."))
-app.command("benchmark")(make_pending_command("benchmark", "Measure latency, throughput and LLM metrics."))
-app.command("generate")(make_pending_command("generate", "Generate text with an LLM IR."))
-app.command("dataset")(make_pending_command("dataset", "Dataset tools (Datumaro)."))
+app.command("quantize")(quantize.quantize)
+app.command("prune")(prune.prune)
+app.command("distill")(distill.distill)
+app.command("benchmark")(benchmark.benchmark)
+app.command("generate")(generate.generate)
+app.add_typer(dataset.app, name="dataset")
 app.command("run")(run_cmd.run)
 app.add_typer(recipe_cmd.app, name="recipe")
 
