@@ -9,7 +9,9 @@ import typer
 
 from ovtool.cli.common import SetOpt, guarded
 
-app = typer.Typer(help="Validate, show, export the schema of, or start a recipe.", no_args_is_help=True)
+app = typer.Typer(
+    help="Validate, show, export the schema of, or start a recipe.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @app.command()
