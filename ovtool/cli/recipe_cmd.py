@@ -49,9 +49,17 @@ def show(
 
 @app.command()
 @guarded
-def schema() -> None:
+def schema(
+    markdown: Annotated[bool, typer.Option("--markdown", help="The reference as Markdown tables instead.")] = False,
+) -> None:
     """Print the recipe JSON Schema (point your editor's YAML support at it for completion)."""
     from ovtool import console
+
+    if markdown:
+        from ovtool.recipe.reference import render_reference
+
+        console.result(render_reference())
+        return
     from ovtool.recipe.schema import Recipe
 
     console.result_json(Recipe.model_json_schema())
