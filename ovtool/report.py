@@ -75,6 +75,7 @@ class StageRecord:
             "gate_values": r.gate_values,
             "steps": [s.as_dict() for s in self.ctx.steps],
             "warnings": r.warnings,
+            "check_failures": r.check_failures,
         }
 
 
@@ -92,7 +93,8 @@ class RunRecord:
 
     @property
     def status(self) -> str:
-        return "gate_failed" if any(g.passed is False for g in self.gates) else "ok"
+        failed = any(g.passed is False for g in self.gates) or any(s.result.check_failures for s in self.stages)
+        return "gate_failed" if failed else "ok"
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -137,6 +137,7 @@ def check_gates(record: RunRecord) -> None:
     """Report every gate on stderr; raise GateFailed (exit 3) naming the ones not met."""
     for gate in record.gates:
         console.info(f"gate {gate.describe()}")
-    failed = [g for g in record.gates if g.passed is False]
+    failed = [g.describe() for g in record.gates if g.passed is False]
+    failed += [f"{s.result.stage}: {line}" for s in record.stages for line in s.result.check_failures]
     if failed:
-        raise GateFailed("gates not met: " + "; ".join(g.describe() for g in failed))
+        raise GateFailed("not met: " + "; ".join(failed))

@@ -58,6 +58,9 @@ class StageResult:
     warnings: list[str] = field(default_factory=list)
     summary: str = ""
     stdout_text: str | None = None
+    # Checks the stage ran itself that failed (e.g. dataset validation errors): exit 3 after publishing,
+    # like a failed gate, with these lines as the reason.
+    check_failures: list[str] = field(default_factory=list)
     extra_files: list[str] = field(default_factory=list)
 
 
