@@ -37,7 +37,24 @@ def preflight(recipe: Recipe, ctx: StageContext) -> None:
     assert ctx.input_model is not None
     if ctx.input_model.startswith("<output of"):
         return
-    check_options(section, detect_format(ctx.input_model, section.source_format))
+    fmt = detect_format(ctx.input_model, section.source_format)
+    check_options(section, fmt)
+    if fmt == "gguf":
+        _gguf_file(ctx.input_model)  # a corrupt GGUF fails here, in a second, not after loading weights
+
+
+def _gguf_file(source: str) -> Path:
+    """The GGUF file `source` names (or the only one in a folder), with readable metadata."""
+    from ovtool.backends.gguf import read_gguf_metadata
+
+    path = Path(source)
+    if path.is_dir():
+        path = next(p for p in sorted(path.iterdir()) if p.suffix == ".gguf")
+    try:
+        read_gguf_metadata(path)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+    return path
 
 
 def convert_to_ir(source: str, section: ConvertSection, out_dir: Path, ctx: StageContext) -> dict[str, Any]:
@@ -75,9 +92,7 @@ def _convert_hf_like(
         if fmt == "gguf":
             from ovtool.backends.gguf import gguf_to_hf_folder
 
-            gguf = Path(source)
-            if gguf.is_dir():
-                gguf = next(p for p in gguf.iterdir() if p.suffix == ".gguf")
+            gguf = _gguf_file(source)
             with ctx.step("read GGUF into a Hugging Face model (tokenizer from GGUF metadata)"):
                 try:
                     facts["gguf"] = gguf_to_hf_folder(gguf, scratch)
