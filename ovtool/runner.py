@@ -13,6 +13,7 @@ from ovtool.artifacts import RunFolder, sha256_path
 from ovtool.errors import GateFailed, UserError
 from ovtool.gates import evaluate
 from ovtool.recipe.loader import LoadedRecipe
+from ovtool.recipe.schema import Recipe
 from ovtool.report import RunRecord, StageRecord, now_iso, write_reports
 from ovtool.stages import load_stage
 from ovtool.stages.context import StageContext
@@ -66,11 +67,15 @@ def preflight(loaded: LoadedRecipe, options: RunOptions) -> None:
     if recipe.output is not None:
         RunFolder(Path(recipe.output), options.overwrite).check()
     previous: str | None = None
-    for stage, ctx in _contexts(loaded, options, Path(recipe.output or ".")):
+    root = Path(recipe.output or ".")
+    # where `@dataset/...` paths will point once the dataset stage ran (a dangling one fails here)
+    planned = _contexts(loaded, options, root)[0][1].work_dir / "dataset" if "dataset" in options.stages else None
+    for stage, ctx in _contexts(loaded, options, root):
         ctx.input_model = _stage_input(loaded, stage, previous)
         if modules[stage].NEEDS_MODEL and not ctx.input_model:
             raise UserError(f"{stage}: no model: pass -m MODEL or set `model:` in the recipe")
-        modules[stage].preflight(recipe, ctx)
+        stage_recipe = recipe if stage == "dataset" else _with_dataset_refs(recipe, planned)
+        modules[stage].preflight(stage_recipe, ctx)
         if modules[stage].NEEDS_MODEL:
             previous = f"<output of {stage}>"
 
@@ -103,14 +108,32 @@ def execute(loaded: LoadedRecipe, options: RunOptions) -> RunRecord | None:
     return record
 
 
+def _with_dataset_refs(recipe: Recipe, dataset_dir: Path | None) -> Recipe:
+    """The recipe a later stage sees: `path: "@dataset/..."` resolved into this run's dataset output.
+
+    recipe.yaml keeps the reference (the loaded recipe itself is never changed).
+    """
+    if recipe.dataset is None and dataset_dir is None:
+        return recipe
+    from ovtool.stages.dataset import resolve_dataset_refs
+
+    return resolve_dataset_refs(recipe, dataset_dir)
+
+
 def _run_stages(loaded: LoadedRecipe, options: RunOptions, record: RunRecord, root: Path) -> None:
     previous: str | None = None
+    dataset_dir: Path | None = None
     for stage, ctx in _contexts(loaded, options, root):
         ctx.input_model = _stage_input(loaded, stage, previous)
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
         module = load_stage(stage)
+        stage_recipe = loaded.recipe if stage == "dataset" else _with_dataset_refs(loaded.recipe, dataset_dir)
         with console.stdout_to_stderr():
-            result = module.run(loaded.recipe, ctx)
+            result = module.run(stage_recipe, ctx)
+        if stage == "dataset":
+            from ovtool.stages.dataset import dataset_output
+
+            dataset_dir = dataset_output(result, ctx)
         for warning in result.warnings:
             console.warn(f"{stage}: {warning}")
         model_rel = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Callable
@@ -40,26 +41,43 @@ def guarded(func: F) -> F:
         from ovtool.errors import OvtoolError
 
         debug = os.environ.get("OVTOOL_DEBUG") == "1"
+        interrupted = _watch_sigint()
         try:
             return func(*args, **kwargs)
         except typer.Exit:
             raise
-        except OvtoolError as exc:
-            if debug:
-                console.err.print_exception()
-            console.error(str(exc))
-            raise typer.Exit(exc.exit_code) from exc
         except KeyboardInterrupt as exc:
             console.error("interrupted; nothing was published")
             raise typer.Exit(130) from exc
         except Exception as exc:
+            if interrupted():  # a library turned Ctrl-C into its own error (e.g. a wrapped lazy import)
+                console.error("interrupted; nothing was published")
+                raise typer.Exit(130) from exc
             if debug:
                 console.err.print_exception()
+            if isinstance(exc, OvtoolError):
+                console.error(str(exc))
+                raise typer.Exit(exc.exit_code) from exc
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             console.error(f"{type(exc).__name__}: {first} (run with OVTOOL_DEBUG=1 for the traceback)")
             raise typer.Exit(1) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def _watch_sigint() -> Callable[[], bool]:
+    """Remember that SIGINT arrived (then raise KeyboardInterrupt as Python does by default)."""
+    import signal
+
+    seen: list[bool] = []
+
+    def handler(signum: int, frame: object) -> None:
+        seen.append(True)
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not the main thread (embedded use): keep Python's default
+        signal.signal(signal.SIGINT, handler)
+    return lambda: bool(seen)
 
 
 def run_stage_command(

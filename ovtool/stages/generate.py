@@ -1,18 +1,313 @@
-"""The generate stage (not built yet: it says so and exits 1)."""
+"""The generate stage: prompts → text with openvino_genai, measured (TTFT, TPOT, tokens/s, peak RSS).
+
+With `speculative:` the same prompts are also decoded plainly in the same run, so the report
+gives the speedup and acceptance rate measured side by side, never assumed.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ovtool import console
+from ovtool.backends.detect import detect_format, find_ir_xml
+from ovtool.backends.genai import DecodeStats, ItemResult, check_tokenizer_ir
+from ovtool.errors import UserError
 from ovtool.recipe.schema import Recipe
-from ovtool.stages.context import StageContext, StageResult
-from ovtool.stages.pending import not_implemented
+from ovtool.recipe.sections.generate import GenerateSection
+from ovtool.stages.context import Metric, StageContext, StageResult, Table
 
 NEEDS_MODEL = True
-NEEDS_OUTPUT = True
+NEEDS_OUTPUT = False
+OUTPUTS_FILE = "outputs.jsonl"
+NO_PROMPT = "no prompt: pass -p PROMPT, -p - (stdin), --prompt-file FILE, --prompts FILE.jsonl, or --chat"
+
+
+@dataclass
+class PromptItem:
+    prompt: str
+    id: Any = None
+
+
+def section_of(recipe: Recipe) -> GenerateSection:
+    return recipe.generate or GenerateSection()
+
+
+def _read_text(path_text: str, what: str) -> str:
+    path = Path(path_text)
+    if not path.is_file():
+        raise UserError(f"{what} not found: {path}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{what} {path} is not UTF-8 text") from exc
+
+
+def load_prompts(section: GenerateSection) -> list[PromptItem]:
+    """The prompts to run, from exactly one source; empty sources are errors, not silent no-ops."""
+    if section.prompt is not None:
+        return [PromptItem(section.prompt)]
+    if section.prompt_file is not None:
+        text = _read_text(section.prompt_file, "prompt file")
+        if not text.strip():
+            raise UserError(f"prompt file {section.prompt_file} is empty: put the prompt in it")
+        return [PromptItem(text.rstrip("\n"))]
+    if section.prompts is not None:
+        return _prompts_file(section.prompts)
+    raise UserError(NO_PROMPT)
+
+
+def _prompts_file(path_text: str) -> list[PromptItem]:
+    """.jsonl: {"prompt": …, "id": …} objects or JSON strings; anything else: one prompt per line."""
+    text = _read_text(path_text, "prompts file")
+    items: list[PromptItem] = []
+    jsonl = path_text.endswith(".jsonl")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if not jsonl:
+            items.append(PromptItem(line))
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path_text} line {number}: not JSON ({exc.msg})") from exc
+        if isinstance(record, dict):
+            prompt = record.get("prompt")
+            if not isinstance(prompt, str) or not prompt.strip():
+                raise UserError(f'{path_text} line {number}: needs a non-empty "prompt" string')
+            items.append(PromptItem(prompt, record.get("id")))
+        elif isinstance(record, str) and record.strip():
+            items.append(PromptItem(record))
+        else:
+            raise UserError(f'{path_text} line {number}: expected a {{"prompt": …}} object or a JSON string')
+    if not items:
+        raise UserError(f"prompts file {path_text} has no prompts")
+    return items
+
+
+def check_model_source(source: str, what: str = "model") -> None:
+    """An IR given directly must carry its tokenizer IRs; other sources are converted (with them)."""
+    path = Path(source)
+    if not path.exists():
+        if source.startswith("<output of"):
+            return
+        try:
+            detect_format(source)
+        except UserError as exc:
+            raise UserError(f"{what}: {exc}") from exc
+        return
+    xml = find_ir_xml(path)
+    if xml is not None:
+        check_tokenizer_ir(xml.parent)
 
 
 def preflight(recipe: Recipe, ctx: StageContext) -> None:
-    raise not_implemented("generate")
+    section = section_of(recipe)
+    load_prompts(section)
+    assert ctx.input_model is not None
+    check_model_source(ctx.input_model)
+    if section.speculative is not None and section.speculative.draft is not None:
+        check_model_source(section.speculative.draft, "speculative.draft")
+
+
+def resolve_ir(source: str, work_dir: Path, ctx: StageContext, recipe: Recipe) -> tuple[Path, bool]:
+    """(IR folder, converted?) — non-IR sources are converted into work_dir (published in OUT)."""
+    from ovtool.stages.convert import ensure_ir
+
+    path = Path(source)
+    already_ir = path.exists() and find_ir_xml(path) is not None
+    xml = ensure_ir(source, work_dir, ctx, recipe.convert)
+    check_tokenizer_ir(xml.parent)
+    return xml.parent, not already_ir
 
 
 def run(recipe: Recipe, ctx: StageContext) -> StageResult:
-    raise not_implemented("generate")
+    from ovtool.backends import genai
+
+    section = section_of(recipe)
+    items = load_prompts(section)
+    assert ctx.input_model is not None
+    model_dir, converted = resolve_ir(ctx.input_model, ctx.model_dir, ctx, recipe)
+    spec = section.speculative
+    draft_dir = None
+    if spec is not None and spec.draft is not None:
+        draft_dir, _ = resolve_ir(spec.draft, ctx.work_dir / "draft", ctx, recipe)
+    props = genai.device_properties(section.performance)
+    compare = spec is not None and spec.compare_plain
+    prompts = [item.prompt for item in items]
+
+    plain = None
+    if compare:
+        plain = _decode_pass(ctx, "plain decoding (baseline)", model_dir, section, props, prompts, warm=True)
+    kind_name = {None: "decode", "draft": "speculative decoding", "prompt_lookup": "prompt-lookup decoding"}
+    main = _decode_pass(
+        ctx, kind_name[_kind(section)], model_dir, section, props, prompts, warm=compare,
+        draft_dir=draft_dir, prompt_lookup=bool(spec and spec.prompt_lookup),
+    )  # fmt: skip
+    result = _result(section, ctx, items, main, plain, props, model_dir if converted else None)
+    if section.prompts is not None:
+        _write_outputs(ctx.work_dir / OUTPUTS_FILE, items, main.stats.items)
+        result.extra_files.append(OUTPUTS_FILE)
+    console.info(_metrics_line(result))
+    return result
+
+
+def _kind(section: GenerateSection) -> str | None:
+    spec = section.speculative
+    if spec is None:
+        return None
+    return "draft" if spec.draft is not None else "prompt_lookup"
+
+
+@dataclass
+class DecodePass:
+    stats: DecodeStats
+    chat_template_applied: bool
+
+
+def _decode_pass(
+    ctx: StageContext, name: str, model_dir: Path, section: GenerateSection, props: dict[str, Any],
+    prompts: list[str], *, warm: bool, draft_dir: Path | None = None, prompt_lookup: bool = False,
+) -> DecodePass:  # fmt: skip
+    """Load a pipeline, render the prompts, decode them all; the pipeline is freed afterwards."""
+    from ovtool.backends import genai
+
+    with ctx.step(f"load pipeline ({name})"):
+        pipeline = genai.load_pipeline(model_dir, section.device, props, draft_dir=draft_dir,
+                                       prompt_lookup=prompt_lookup)  # fmt: skip
+    template = section.chat_template and genai.has_chat_template(pipeline)
+    if section.chat_template and not template:
+        console.warn("the model has no chat template: prompts go to it as given")
+    cfg = genai.generation_config(pipeline, section, ctx.seed)
+    rendered = [genai.render_prompt(pipeline, p, section.system_prompt, template) for p in prompts]
+    if warm:
+        genai.warm_up(pipeline, cfg, rendered[0], template)
+
+    def progress(done: int, total: int) -> None:
+        if total > 1:
+            console.detail(f"  {done}/{total} prompts")
+
+    with ctx.step(name):
+        stats = genai.decode(pipeline, cfg, rendered, prompts, section.batch_size, template, progress)
+    del pipeline
+    return DecodePass(stats=stats, chat_template_applied=template)
+
+
+def _peak_rss_mb(ctx: StageContext) -> float:
+    return round(max((s.peak_rss_bytes for s in ctx.steps), default=0) / 2**20, 1)
+
+
+def _result(
+    section: GenerateSection, ctx: StageContext, items: list[PromptItem], main: DecodePass,
+    plain: DecodePass | None, props: dict[str, Any], converted_dir: Path | None,
+) -> StageResult:  # fmt: skip
+    from ovtool.backends.genai import default_inference_precision
+
+    stats = main.stats
+    ttft = sum(stats.ttft_ms) / len(stats.ttft_ms)
+    tpot = sum(stats.tpot_ms) / len(stats.tpot_ms)
+    result = StageResult(stage="generate", model_dir=converted_dir)
+    result.metrics = {
+        "ttft_ms": Metric(round(ttft, 2), "ms", "time to first token (mean over generate calls)"),
+        "tpot_ms": Metric(round(tpot, 2), "ms/token", "time per output token after the first (mean)"),
+        "tokens_per_s": Metric(round(stats.tokens_per_s, 2), "tokens/s", "new tokens / generate wall time"),
+        "generated_tokens": Metric(stats.generated_tokens, "tokens", "new tokens, all prompts"),
+        "input_tokens": Metric(stats.input_tokens, "tokens", "prompt tokens after templating, all prompts"),
+        "generate_s": Metric(round(stats.wall_s, 3), "s", "wall time of the generate calls"),
+        "peak_rss_mb": Metric(_peak_rss_mb(ctx), "MiB", "peak resident memory (load + generate)"),
+        "prompts": Metric(len(items), "prompts", ""),
+    }
+    result.gate_values = {"tokens_per_s": stats.tokens_per_s, "ttft_ms": ttft}
+    kind = _kind(section)
+    precision = props.get("INFERENCE_PRECISION_HINT") or default_inference_precision(section.device)
+    result.details = {
+        "model": str(converted_dir or ""), "device": section.device, "device_properties": props,
+        "inference_precision": precision, "chat_template_applied": main.chat_template_applied,
+        "decoding": kind or "plain", "sampling": "multinomial" if section.do_sample else "greedy",
+        "seed": ctx.seed, "batch_size": section.batch_size,
+    }  # fmt: skip
+    if kind is not None:
+        _speculative_metrics(result, section, main, plain)
+    rows = [[i, it.input_tokens, it.output_tokens, it.ttft_ms, it.tpot_ms, it.finish_reason, _short(it.text)]
+            for i, it in enumerate(stats.items[:20])]  # fmt: skip
+    result.tables.append(Table("Outputs (first 20)", ["#", "in tokens", "out tokens", "TTFT ms", "TPOT ms",
+                                                      "finish", "text"], rows))  # fmt: skip
+    if section.prompts is None:
+        result.stdout_text = stats.items[0].text
+    else:
+        result.stdout_text = "\n".join(json.dumps(_record(item, out)) for item, out in zip(items, stats.items,
+                                                                                           strict=True))  # fmt: skip
+    result.summary = f"generated {stats.generated_tokens} tokens at {stats.tokens_per_s:.1f} tokens/s"
+    return result
+
+
+def _speculative_metrics(result: StageResult, section: GenerateSection, main: DecodePass,
+                         plain: DecodePass | None) -> None:  # fmt: skip
+    stats = main.stats
+    result.metrics["tokens_per_target_step"] = Metric(
+        round(stats.tokens_per_step, 3), "tokens/step", "new tokens per target-model inference (1.0 = no gain)"
+    )
+    if stats.acceptance_rate is not None:
+        result.metrics["acceptance_rate"] = Metric(
+            round(stats.acceptance_rate, 4), "ratio", "draft tokens accepted / draft tokens proposed"
+        )
+        result.metrics["accepted_tokens"] = Metric(stats.accepted_tokens, "tokens", "draft tokens accepted")
+        result.metrics["draft_tokens"] = Metric(stats.draft_tokens, "tokens", "draft tokens proposed")
+    if plain is None:
+        return
+    base = plain.stats
+    speedup = stats.tokens_per_s / base.tokens_per_s if base.tokens_per_s else 0.0
+    result.metrics["plain_tokens_per_s"] = Metric(round(base.tokens_per_s, 2), "tokens/s",
+                                                  "plain decoding of the same prompts, same run")  # fmt: skip
+    result.metrics["speedup"] = Metric(round(speedup, 3), "x", "tokens/s speculative / plain, same run")
+    result.gate_values["speedup"] = speedup
+    same = [a.text == b.text for a, b in zip(stats.items, base.items, strict=True)]
+    result.details["identical_to_plain"] = all(same)
+    result.details["identical_items"] = sum(same)
+    if not section.do_sample and not all(same):
+        result.warnings.append(f"greedy speculative output differs from plain output on "
+                               f"{len(same) - sum(same)} of {len(same)} prompts")  # fmt: skip
+    spec = section.speculative
+    assert spec is not None
+    result.tables.append(Table("Speculative vs plain decoding (same prompts, same run)",
+        ["decoding", "tokens/s", "TTFT ms", "TPOT ms", "tokens/target step", "acceptance"],
+        [["plain", round(base.tokens_per_s, 2), round(sum(base.ttft_ms) / len(base.ttft_ms), 1),
+          round(sum(base.tpot_ms) / len(base.tpot_ms), 2), round(base.tokens_per_step, 3), "-"],
+         [_kind(section), round(stats.tokens_per_s, 2), round(sum(stats.ttft_ms) / len(stats.ttft_ms), 1),
+          round(sum(stats.tpot_ms) / len(stats.tpot_ms), 2), round(stats.tokens_per_step, 3),
+          "-" if stats.acceptance_rate is None else f"{stats.acceptance_rate:.1%}"]]))  # fmt: skip
+
+
+def _short(text: str, width: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _record(item: PromptItem, out: ItemResult) -> dict[str, Any]:
+    record: dict[str, Any] = {} if item.id is None else {"id": item.id}
+    return record | {
+        "prompt": item.prompt, "text": out.text, "input_tokens": out.input_tokens,
+        "output_tokens": out.output_tokens, "ttft_ms": out.ttft_ms, "tpot_ms": out.tpot_ms,
+        "generate_ms": out.generate_ms, "finish_reason": out.finish_reason, "batch": out.batch,
+    }  # fmt: skip
+
+
+def _write_outputs(path: Path, items: list[PromptItem], outs: list[ItemResult]) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for item, out in zip(items, outs, strict=True):
+            fh.write(json.dumps(_record(item, out), ensure_ascii=False) + "\n")
+
+
+def _metrics_line(result: StageResult) -> str:
+    m = result.metrics
+    text = (f"TTFT {m['ttft_ms'].value:.1f} ms · TPOT {m['tpot_ms'].value:.2f} ms/token · "
+            f"{m['tokens_per_s'].value:.1f} tokens/s · {m['generated_tokens'].value} tokens · "
+            f"peak RSS {m['peak_rss_mb'].value:.0f} MiB")  # fmt: skip
+    if "speedup" in m:
+        text += f" · speedup {m['speedup'].value:.2f}x vs plain {m['plain_tokens_per_s'].value:.1f} tokens/s"
+    if "acceptance_rate" in m:
+        text += f" · acceptance {m['acceptance_rate'].value:.1%}"
+    return text

@@ -38,7 +38,11 @@ class BenchmarkSection(StageSection):
         description="auto: stateful IR with tokenizer IRs → llm (openvino_genai), else static (async inference).",
     )
     device: str = Field(default="CPU", description="OpenVINO device: CPU, GPU, NPU, AUTO:GPU,CPU …")
-    hint: Hint = Field(default="throughput", description="OpenVINO performance hint (benchmark_app's -hint).")
+    hint: Hint | None = Field(
+        default=None,
+        description="OpenVINO performance hint; default: throughput for static models (as benchmark_app), "
+        "openvino_genai's own default for LLMs.",
+    )
     streams: int | None = Field(default=None, gt=0, description="NUM_STREAMS (default: chosen by the hint).")
     infer_requests: int | None = Field(
         default=None, gt=0, description="Parallel infer requests (default: the device's optimal number)."
@@ -126,6 +130,10 @@ class BenchmarkSection(StageSection):
             if self.pytorch_baseline:
                 raise ValueError("pytorch_baseline applies to static models, not to mode: llm")
         return self
+
+    def static_hint(self) -> Hint:
+        """The hint static models compile with (benchmark_app's default when none is set)."""
+        return self.hint or "throughput"
 
     def duration(self) -> float:
         """Seconds per model when no iteration count is given."""

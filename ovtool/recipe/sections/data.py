@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ovtool.recipe.sections.base import Section
 
+TEXT_FORMATS: tuple[str, ...] = ("txt", "txt-files", "jsonl", "json", "csv", "parquet", "folder")
 # Datumaro format names (ImageNet folders, VOC, COCO, YOLO…) are checked against Datumaro at load
 # time; `image_folder` is a plain folder of images (recursively).
 IMAGE_FOLDER = "image_folder"

@@ -1,0 +1,206 @@
+"""LLM timing with openvino_genai: TTFT, TPOT and generation tokens/s per prompt and output length.
+
+Prompts are real text tokenized with the model's own tokenizer IR and cut to exact token counts,
+fed as token ids (no chat template), decoded greedily with EOS ignored so every run generates
+exactly the asked number of tokens. The figures come from openvino_genai's PerfMetrics — the
+numbers llm_bench reports — per run, so percentiles across tokens are available too.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ovtool.backends.bench_stats import summarize_ms
+from ovtool.errors import UserError, WorkFailed
+from ovtool.measure import current_rss_bytes
+from ovtool.recipe.sections.benchmark import BenchmarkSection
+
+MAX_PROMPT_CHARS = 200_000
+
+
+@dataclass
+class LLMPoint:
+    """All runs of one (prompt length, output length) pair."""
+
+    prompt_tokens: int
+    output_tokens: int
+    ttft_ms: list[float] = field(default_factory=list)
+    tpot_ms: list[float] = field(default_factory=list)
+    token_ms: list[float] = field(default_factory=list)
+    tokens_per_s: list[float] = field(default_factory=list)
+    generate_ms: list[float] = field(default_factory=list)
+    generated: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        import numpy as np
+
+        def mean(values: list[float]) -> float:
+            return round(float(np.mean(values)), 3) if values else 0.0
+
+        tokens = summarize_ms(self.token_ms)
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "output_tokens": self.output_tokens,
+            "runs": len(self.ttft_ms),
+            "ttft_ms": mean(self.ttft_ms),
+            "ttft_ms_runs": [round(v, 3) for v in self.ttft_ms],
+            "tpot_ms": mean(self.tpot_ms),
+            "tpot_p90_ms": tokens.get("p90", 0.0),
+            "tpot_ms_distribution": tokens,
+            "generation_tokens_per_s": mean(self.tokens_per_s),
+            "generation_tokens_per_s_runs": [round(v, 3) for v in self.tokens_per_s],
+            "end_to_end_tokens_per_s": round(
+                sum(self.generated) / (sum(self.generate_ms) / 1000), 3) if self.generate_ms else 0.0,
+            "generate_ms": mean(self.generate_ms),
+        }  # fmt: skip
+
+
+@dataclass
+class LLMTarget:
+    """One LLM pipeline being measured."""
+
+    label: str
+    folder: Path
+    pipe: Any
+    prompt_ids: Any
+    load_s: float
+    precision: str
+    rss_added_bytes: int = 0
+    points: dict[tuple[int, int], LLMPoint] = field(default_factory=dict)
+
+    def headline(self) -> dict[str, float]:
+        """Figures the gates and ratios use: mean tokens/s over all lengths, TTFT at the longest prompt."""
+        rows = [p.as_dict() for p in self.points.values()]
+        longest = max(r["prompt_tokens"] for r in rows)
+        return {
+            "generation_tokens_per_s": round(sum(r["generation_tokens_per_s"] for r in rows) / len(rows), 3),
+            "ttft_ms_longest_prompt": max(r["ttft_ms"] for r in rows if r["prompt_tokens"] == longest),
+            "tpot_ms": round(sum(r["tpot_ms"] for r in rows) / len(rows), 3),
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "kind": "llm",
+            "xml": str(self.folder / "openvino_model.xml"),
+            "precision": self.precision,
+            "pipeline_load_ms": round(self.load_s * 1000, 3),
+            "rss_added_mb": round(self.rss_added_bytes / 2**20, 1),
+            "points": [p.as_dict() for p in self.points.values()],
+            **self.headline(),
+        }
+
+
+def read_prompt_text(path: str | None) -> str:
+    """Where prompts are cut from: a file, a folder of .txt/.md files (Markdown stripped), or the built-in text."""
+    if path is None:
+        from ovtool.backends.bench_text import PASSAGE
+
+        return PASSAGE
+    from ovtool.data.text import load_text_corpus
+
+    if not Path(path).exists():
+        raise UserError(f"benchmark.prompt_text: {path} not found (give a .txt/.md file or a folder of them)")
+    chunks = load_text_corpus(path, min_chars=1)
+    text = ""
+    for chunk in chunks:  # enough for long prompts; the rest is not needed
+        text += chunk + "\n\n"
+        if len(text) > MAX_PROMPT_CHARS:
+            break
+    return text
+
+
+def load(label: str, folder: Path, section: BenchmarkSection, text: str) -> LLMTarget:
+    """Create the pipeline and tokenize the prompt text once with the model's tokenizer."""
+    import openvino_genai as ov_genai
+
+    from ovtool.backends.ov_bench import HINTS, device_default_precision, openvino_message
+
+    properties: dict[str, Any] = dict(section.config)
+    if section.precision is not None:
+        properties["INFERENCE_PRECISION_HINT"] = section.precision
+    if section.threads is not None:
+        properties["INFERENCE_NUM_THREADS"] = section.threads
+    if section.streams is not None:
+        properties["NUM_STREAMS"] = section.streams
+    if section.hint not in (None, "none"):  # else openvino_genai's default
+        properties["PERFORMANCE_HINT"] = HINTS[section.hint]
+    rss_before = current_rss_bytes()
+    start = time.perf_counter()
+    try:
+        pipe = ov_genai.LLMPipeline(str(folder), section.device, **properties)
+    except RuntimeError as exc:
+        raise WorkFailed(f"{label}: openvino_genai could not load {folder}: {openvino_message(exc)}") from exc
+    load_s = time.perf_counter() - start
+    ids = pipe.get_tokenizer().encode(text, add_special_tokens=False).input_ids.data[0]
+    if len(ids) == 0:
+        raise UserError("benchmark.prompt_text: the text has no tokens")
+    precision = section.precision or device_default_precision(section.device)
+    target = LLMTarget(label, folder, pipe, ids, load_s, precision)
+    target.rss_added_bytes = max(current_rss_bytes() - rss_before, 0)
+    return target
+
+
+def _prompt(target: LLMTarget, length: int) -> Any:
+    import numpy as np
+    import openvino as ov
+    import openvino_genai as ov_genai
+
+    ids = target.prompt_ids
+    repeats = -(-length // len(ids))
+    tokens = np.tile(ids, repeats)[:length].astype(np.int64).reshape(1, length)
+    return ov_genai.TokenizedInputs(ov.Tensor(tokens), ov.Tensor(np.ones_like(tokens)))
+
+
+def generation_config(output_tokens: int, seed: int) -> Any:
+    """Greedy, EOS ignored: exactly `output_tokens` new tokens every run."""
+    import openvino_genai as ov_genai
+
+    config = ov_genai.GenerationConfig()
+    config.max_new_tokens = output_tokens
+    config.min_new_tokens = output_tokens
+    config.ignore_eos = True
+    config.do_sample = False
+    config.rng_seed = seed
+    return config
+
+
+def generate_once(target: LLMTarget, prompt_tokens: int, output_tokens: int, seed: int) -> Any:
+    """One generation; returns openvino_genai's PerfMetrics of it."""
+    result = target.pipe.generate(_prompt(target, prompt_tokens), generation_config(output_tokens, seed))
+    return result.perf_metrics
+
+
+def measure_interleaved(targets: list[LLMTarget], section: BenchmarkSection, seed: int) -> None:
+    """Warm up, then `repeats` rounds of every model × prompt length × output length, in turn."""
+    shortest = min(section.prompt_lengths)
+    for target in targets:
+        for _ in range(section.warmup):
+            generate_once(target, shortest, min(section.output_lengths), seed)
+    for _ in range(section.repeats):
+        for target in targets:
+            for prompt_tokens in section.prompt_lengths:
+                for output_tokens in section.output_lengths:
+                    metrics = generate_once(target, prompt_tokens, output_tokens, seed)
+                    point = target.points.setdefault(
+                        (prompt_tokens, output_tokens), LLMPoint(prompt_tokens, output_tokens)
+                    )
+                    _record(point, metrics)
+
+
+def _record(point: LLMPoint, metrics: Any) -> None:
+    point.ttft_ms.append(float(metrics.get_ttft().mean))
+    point.tpot_ms.append(float(metrics.get_tpot().mean))
+    point.tokens_per_s.append(float(metrics.get_throughput().mean))
+    point.generate_ms.append(float(metrics.get_generate_duration().mean))
+    point.generated.append(int(metrics.get_num_generated_tokens()))
+    # µs → ms; one duration per token after the first (TPOT is their mean)
+    point.token_ms.extend(d / 1000 for d in metrics.raw_metrics.m_durations)
+
+
+def release(targets: list[LLMTarget]) -> None:
+    for target in targets:
+        target.pipe = None

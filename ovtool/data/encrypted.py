@@ -1,0 +1,125 @@
+"""Read an encrypted dataset (ovtool.data.crypto) for other stages without writing plaintext to disk.
+
+Two ways, chosen by format:
+- image classification folders (imagenet, imagenet_with_subset_dirs, image_dir) are rebuilt as a
+  Datumaro dataset straight from the decrypted bytes: nothing is written anywhere;
+- every other format goes through a folder in RAM-backed tmpfs (/dev/shm, mode 0700, removed when
+  the `with` block ends), because Datumaro's importers and `datasets` read from paths. That folder is
+  memory, not disk; it is refused when /dev/shm is not a tmpfs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ovtool.data.crypto import KeySource, decrypt_entry, load_key, open_index, safe_relpath
+from ovtool.errors import UserError
+
+IN_MEMORY_FORMATS = ("imagenet", "imagenet_with_subset_dirs", "image_dir")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+RAM_ROOT = Path("/dev/shm")
+
+
+class EncryptedDataset:
+    """An encrypted folder opened with its key: the file list, and each file's plaintext on demand."""
+
+    def __init__(self, path: Path, source: KeySource) -> None:
+        self.path = path
+        self._fernet, index = open_index(path, load_key(source), source)
+        self._entries = {e["path"]: e for e in index["files"]}
+        self.dataset_format: str | None = index.get("dataset_format")
+
+    @property
+    def files(self) -> list[str]:
+        return list(self._entries)
+
+    def read(self, relpath: str) -> bytes:
+        """One file's plaintext (hash-checked), in memory only."""
+        if relpath not in self._entries:
+            raise UserError(f"{self.path}: no file {relpath!r} in the encrypted dataset")
+        return decrypt_entry(self.path, self._fernet, self._entries[relpath])
+
+    @contextlib.contextmanager
+    def in_ram_folder(self) -> Iterator[Path]:
+        """The plaintext as a folder in tmpfs for the duration of the block (removed even on errors)."""
+        if not _is_tmpfs(RAM_ROOT):
+            raise UserError(f"{RAM_ROOT} is not a RAM-backed tmpfs: decrypt this {self.dataset_format} dataset "
+                            "with `ovtool dataset decrypt` instead")  # fmt: skip
+        folder = Path(tempfile.mkdtemp(prefix="ovtool-plain-", dir=RAM_ROOT))
+        try:
+            os.chmod(folder, 0o700)
+            for rel in self._entries:
+                target = folder / safe_relpath(rel, str(self.path))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(self.read(rel))
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _is_tmpfs(path: Path) -> bool:
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return False
+    return any(line.split()[1] == str(path) and line.split()[2] == "tmpfs" for line in mounts if len(line.split()) > 2)
+
+
+@contextlib.contextmanager
+def open_datumaro(path: Path, source: KeySource, fmt: str | None = None) -> Iterator[Any]:
+    """`with open_datumaro(folder, KeySource(env=...)) as (dataset, fmt):` a Datumaro Dataset of the
+    plaintext and the format it was read as."""
+    encrypted = EncryptedDataset(path, source)
+    fmt = fmt or encrypted.dataset_format
+    if fmt in IN_MEMORY_FORMATS:
+        yield classification_in_memory(encrypted, fmt), fmt
+        return
+    if fmt is None:
+        raise UserError(f"{path}: the encrypted dataset does not record its format: set format")
+    import datumaro as dm
+
+    with encrypted.in_ram_folder() as folder:
+        yield dm.Dataset.import_from(str(folder), fmt), fmt
+
+
+@contextlib.contextmanager
+def open_plain_folder(path: Path, source: KeySource) -> Iterator[Path]:
+    """The plaintext as a RAM folder (text datasets, any reader that needs paths)."""
+    with EncryptedDataset(path, source).in_ram_folder() as folder:
+        yield folder
+
+
+def classification_in_memory(encrypted: EncryptedDataset, fmt: str) -> Any:
+    """Label-per-folder images → a Datumaro Dataset built from decrypted bytes (no file written)."""
+    import datumaro as dm
+    from datumaro.components.annotation import AnnotationType, Label, LabelCategories
+    from datumaro.components.media import Image
+
+    rows: list[tuple[str, str, str | None, str]] = []  # (id, subset, label, relpath)
+    for rel in encrypted.files:
+        parts = PurePosixPath(rel)
+        if parts.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        names = parts.parts
+        if fmt == "image_dir":
+            rows.append((str(parts.with_suffix("")), "default", None, rel))
+        elif fmt == "imagenet" and len(names) >= 2:
+            rows.append((f"{names[-2]}:{parts.stem}", "default", names[-2], rel))
+        elif fmt == "imagenet_with_subset_dirs" and len(names) >= 3:
+            rows.append((f"{names[-2]}:{parts.stem}", names[0], names[-2], rel))
+    if not rows:
+        raise UserError(f"{encrypted.path}: no images laid out as {fmt} in the encrypted dataset")
+    labels = sorted({r[2] for r in rows if r[2] is not None})
+    categories = LabelCategories.from_iterable(labels)
+    items = [
+        dm.DatasetItem(id=item_id, subset=subset, media=Image.from_bytes(encrypted.read(rel)),
+                       annotations=[Label(labels.index(label))] if label is not None else [])
+        for item_id, subset, label, rel in rows
+    ]  # fmt: skip
+    return dm.Dataset.from_iterable(items, categories={AnnotationType.label: categories})

@@ -1,0 +1,496 @@
+"""Text data shared by the quantize, benchmark, dataset and training stages.
+
+Every stage reads text through this module so that one file means the same samples everywhere:
+the same parsing, the same labels (ClassLabel, names sorted) and the same deterministic split.
+`bbc_splits` is the canonical BBC News split; its test split is never used for training or
+calibration. `load_text_corpus` turns long documents (plays, books) into paragraph chunks for LLM
+calibration and perplexity.
+
+`datasets`, `pyarrow` and friends are imported inside the functions: importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import random
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ovtool.errors import UserError
+
+if TYPE_CHECKING:
+    import datasets
+
+__all__ = [
+    "CANONICAL_RATIOS",
+    "FORMATS",
+    "TextDataError",
+    "bbc_splits",
+    "chunk_texts",
+    "label_names",
+    "load_text_corpus",
+    "load_text_dataset",
+    "read_text_file",
+    "split_dataset",
+    "texts_and_labels",
+]
+
+# format name -> what it reads; `fmt=None` detects it from the path.
+FORMATS: dict[str, str] = {
+    "txt": "a .txt file, one sample per non-empty line",
+    "txt-files": "whole .txt/.md files (a file, folder or glob), chunked into paragraphs",
+    "jsonl": "JSON Lines, one object per line",
+    "json": "a JSON array of objects (or JSON Lines)",
+    "csv": "a CSV file with a header row",
+    "parquet": "a Parquet file",
+    "folder": "a folder with one subfolder of .txt files per label",
+}
+_ALIASES = {"text": "txt", "lines": "txt", "files": "txt-files", "folder-per-label": "folder", "pq": "parquet"}
+_SUFFIXES = {".txt": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv",
+             ".parquet": "parquet", ".pq": "parquet", ".md": "txt-files"}  # fmt: skip
+_CORPUS_SUFFIXES = (".txt", ".md")
+
+# The canonical split every stage and script uses (train / validation / test, stratified, seed 0).
+CANONICAL_RATIOS: dict[str, float] = {"train": 0.8, "validation": 0.1, "test": 0.1}
+
+
+class TextDataError(UserError, ValueError):
+    """Unusable text data (exit code 2). A ValueError too, so plain callers can catch it as one."""
+
+
+# ---------------------------------------------------------------- reading files
+
+
+def read_text_file(path: Path) -> str:
+    """Decode a text file as UTF-8 (BOM tolerated), else cp1252, else latin-1: real corpora mix encodings.
+
+    (BBC News has one file that is not UTF-8; failing or dropping characters there would change a sample.)
+    """
+    raw = Path(path).read_bytes()
+    for encoding in ("utf-8-sig", "cp1252"):
+        with contextlib.suppress(UnicodeDecodeError):
+            return raw.decode(encoding)
+    return raw.decode("latin-1")  # never fails: every byte is a character
+
+
+@contextlib.contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    """Hide datasets' progress bars while loading small local files (stderr is for ovtool's progress)."""
+    import datasets
+
+    was_disabled = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not was_disabled:
+            datasets.enable_progress_bars()
+
+
+def _column(ds: datasets.Dataset, name: str) -> list[Any]:
+    """A column as a plain list, in one Arrow read (`list(ds[name])` reads row by row: 100x slower)."""
+    return list(ds[name][:])
+
+
+def _detect_format(path: Path) -> str:
+    if path.is_dir():
+        subdirs = [d for d in path.iterdir() if d.is_dir() and not d.name.startswith(".")]
+        if any(_label_files(d) for d in subdirs):
+            return "folder"
+        if any(p.suffix.lower() in _CORPUS_SUFFIXES for p in path.rglob("*") if p.is_file()):
+            return "txt-files"
+        raise TextDataError(f"{path}: a folder with neither label subfolders of .txt files nor .txt/.md files "
+                            "— give a data file or a folder-per-label")  # fmt: skip
+    fmt = _SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise TextDataError(f"{path}: unknown text format {path.suffix or '(no suffix)'!r} — set the format "
+                            f"to one of {', '.join(FORMATS)}")  # fmt: skip
+    return fmt
+
+
+def _normalize_format(fmt: str) -> str:
+    name = _ALIASES.get(fmt.strip().lower(), fmt.strip().lower())
+    if name not in FORMATS:
+        raise TextDataError(f"unknown text format {fmt!r} — use one of {', '.join(FORMATS)}")
+    return name
+
+
+def _label_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.txt") if p.is_file() and not p.name.startswith("."))
+
+
+def _load_lines(path: Path) -> datasets.Dataset:
+    import datasets
+
+    lines = [line.strip() for line in read_text_file(path).splitlines()]
+    return datasets.Dataset.from_dict({"text": [line for line in lines if line]})
+
+
+def _load_folder(path: Path) -> datasets.Dataset:
+    import datasets
+
+    if not path.is_dir():
+        raise TextDataError(f"{path}: format 'folder' needs a folder with one subfolder of .txt files per label")
+    files_by_label = {d.name: _label_files(d) for d in sorted(path.iterdir()) if d.is_dir()
+                      and not d.name.startswith(".")}  # fmt: skip
+    files_by_label = {label: files for label, files in files_by_label.items() if files}
+    if not files_by_label:
+        raise TextDataError(f"{path}: no label subfolders with .txt files — expected {path}/<label>/*.txt")
+    names = sorted(files_by_label)
+    texts: list[str] = []
+    labels: list[int] = []
+    for index, label in enumerate(names):
+        for file in files_by_label[label]:
+            text = read_text_file(file).strip()
+            if text:
+                texts.append(text)
+                labels.append(index)
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)})
+    return datasets.Dataset.from_dict({"text": texts, "label": labels}, features=features)
+
+
+def _load_table(path: Path, fmt: str) -> datasets.Dataset:
+    """json/jsonl/csv/parquet through datasets' own builders, in memory, with a throwaway cache."""
+    import tempfile
+
+    import datasets
+
+    builder = "json" if fmt in ("json", "jsonl") else fmt
+    with tempfile.TemporaryDirectory(prefix="ovtool-text-") as cache, _quiet_datasets():
+        try:
+            loaded = datasets.load_dataset(builder, data_files=[str(path)], split="train", cache_dir=cache,
+                                           keep_in_memory=True)  # fmt: skip
+        except Exception as exc:  # pyarrow/json/pandas errors have no common base: report them as bad input
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise TextDataError(f"{path}: cannot read as {fmt}: {first_line[:200]} — check the file "
+                                "or set the format") from exc  # fmt: skip
+    assert isinstance(loaded, datasets.Dataset)
+    return loaded
+
+
+def _to_class_label(ds: datasets.Dataset, path: Path) -> datasets.Dataset:
+    """Make 'label' a ClassLabel: class names (sorted) or integer ids 0..max are kept as given."""
+    import datasets
+
+    feature = ds.features["label"]
+    if isinstance(feature, datasets.ClassLabel):
+        return ds
+    values = _column(ds, "label")
+    missing = next((i for i, v in enumerate(values) if v is None or v == ""), None)
+    if missing is not None:
+        raise TextDataError(f"{path}: sample {missing} has no label — every sample needs one (or drop the label field)")
+    if all(isinstance(v, str) for v in values):
+        names = sorted(set(values))
+        return ds.cast_column("label", datasets.ClassLabel(names=names))
+    if all(isinstance(v, (int, float)) and float(v).is_integer() and v >= 0 for v in values):
+        ids = [int(v) for v in values]
+        names = [str(i) for i in range(max(ids) + 1)]
+        ds = ds.remove_columns("label").add_column("label", ids)
+        return ds.cast_column("label", datasets.ClassLabel(names=names))
+    raise TextDataError(f"{path}: labels must be class names or integer ids >= 0 (found {feature}) "
+                        "— fix the label column")  # fmt: skip
+
+
+def _select_fields(ds: datasets.Dataset, path: Path, text_field: str, label_field: str | None) -> datasets.Dataset:
+    columns = ds.column_names
+    available = ", ".join(columns) or "none"
+    if text_field not in columns:
+        raise TextDataError(f"{path}: no text field {text_field!r} (fields: {available}) — set the text field")
+    has_label = label_field is not None and label_field in columns
+    if label_field is not None and not has_label and label_field != "label":
+        raise TextDataError(f"{path}: no label field {label_field!r} (fields: {available}) — set the label field")
+    keep = [text_field, *([label_field] if has_label else [])]
+    ds = ds.select_columns(keep)
+    if text_field != "text":
+        ds = ds.rename_column(text_field, "text")
+    if has_label and label_field != "label":
+        assert label_field is not None
+        ds = ds.rename_column(label_field, "label")
+    texts = _column(ds, "text")
+    bad = next((i for i, t in enumerate(texts) if not isinstance(t, str)), None)
+    if bad is not None:
+        raise TextDataError(f"{path}: field {text_field!r} of sample {bad} is not text ({texts[bad]!r}) "
+                            "— set the text field to a text column")  # fmt: skip
+    return _to_class_label(ds, path) if has_label else ds
+
+
+# ---------------------------------------------------------------- public API
+
+
+def load_text_dataset(
+    path: str | Path,
+    *,
+    text_field: str | None = "text",
+    label_field: str | None = "label",
+    fmt: str | None = None,
+    split: str | None = None,
+) -> datasets.Dataset:
+    """Local text data as a Dataset with columns 'text' (and 'label', a ClassLabel, when there is one).
+
+    Why one loader: quantize calibration, accuracy checks, benchmarks and training must see the same
+    samples from the same file. Formats (`fmt`, detected from the path when None): `txt` (one sample per
+    non-empty line), `jsonl`/`json`, `csv`, `parquet`, `folder` (one subfolder of .txt files per label;
+    labels are the subfolder names, sorted) and `txt-files` (whole .txt/.md files, a folder or a glob,
+    chunked into paragraphs by `load_text_corpus`).
+
+    `text_field`/`label_field` name the columns of jsonl/json/csv/parquet data (None = the defaults:
+    'text', and no labels). A missing default 'label' column just means unlabeled data; a label field
+    that was named explicitly must exist. String labels become ClassLabel names (sorted), integer
+    labels keep their ids. `split` ('train', 'validation' or 'test') returns that part of the canonical
+    stratified 0.8/0.1/0.1 split (seed 0, see `bbc_splits`).
+
+    Raises TextDataError (a ValueError and an ovtool UserError) with a one-line message naming the file
+    and the fix: missing file, unknown format, unreadable file, wrong field, no samples.
+    """
+    path = Path(path).expanduser()
+    text_field = text_field or "text"
+    name = _normalize_format(fmt) if fmt else None
+    if name is None and not path.exists() and _is_glob(str(path)):
+        name = "txt-files"
+    if name != "txt-files" and not path.exists():
+        raise TextDataError(f"{path}: no such file or folder — check the data path")
+    name = name or _detect_format(path)
+    if name == "txt-files":
+        import datasets
+
+        ds = datasets.Dataset.from_dict({"text": load_text_corpus(path, min_chars=0)})
+    elif name == "folder":
+        ds = _load_folder(path)
+    elif path.is_dir():
+        raise TextDataError(f"{path}: is a folder but format {name!r} reads a file — give the file "
+                            "or use format 'folder'")  # fmt: skip
+    elif name == "txt":
+        ds = _load_lines(path)
+    else:
+        ds = _select_fields(_load_table(path, name), path, text_field, label_field)
+    if len(ds) == 0:
+        raise TextDataError(f"{path}: no samples (the data is empty) — give a file with at least one text")
+    if split is not None:
+        if split not in CANONICAL_RATIOS:
+            raise TextDataError(f"unknown split {split!r} — use one of {', '.join(CANONICAL_RATIOS)}")
+        ds = split_dataset(ds, ratios=CANONICAL_RATIOS, seed=0, stratify=True)[split]
+    return ds
+
+
+def _target_counts(n: int, ratios: Mapping[str, float]) -> dict[str, int]:
+    """Split sizes summing to n (largest remainder; every split with a ratio > 0 gets >= 1 when n allows)."""
+    total = sum(ratios.values())
+    quotas = {name: n * r / total for name, r in ratios.items()}
+    counts = {name: int(q) for name, q in quotas.items()}
+    order = sorted(ratios, key=lambda name: (-(quotas[name] - counts[name]), list(ratios).index(name)))
+    for name in order[: n - sum(counts.values())]:
+        counts[name] += 1
+    for name in ratios:
+        if counts[name] == 0 and ratios[name] > 0:
+            donor = max(counts, key=lambda k: counts[k])
+            if counts[donor] > 1:
+                counts[donor] -= 1
+                counts[name] += 1
+    return counts
+
+
+def split_dataset(
+    ds: datasets.Dataset, *, ratios: Mapping[str, float], seed: int = 0, stratify: bool = True
+) -> dict[str, datasets.Dataset]:
+    """Split into disjoint parts, e.g. {'train': 0.8, 'validation': 0.1, 'test': 0.1}; same input, same split.
+
+    Why not `train_test_split` twice: the split must be reproducible from (data, ratios, seed) alone,
+    stratified by 'label' when there is one (each label gets its share in every part, to about one
+    sample) and leak-free: identical texts always land in the same part (BBC News has 98 duplicated
+    articles), so a test split never holds a copy of a training sample. Sizes follow the ratios
+    exactly when there are no duplicates. Each part comes back in a seeded random order, so taking
+    its first N rows gives a representative sample.
+    """
+    if not ratios:
+        raise TextDataError("split ratios are empty — give e.g. {'train': 0.8, 'test': 0.2}")
+    if any(not (0 <= r <= 1) for r in ratios.values()) or abs(sum(ratios.values()) - 1) > 1e-6:
+        raise TextDataError(f"split ratios {dict(ratios)} must each be in [0, 1] and sum to 1")
+    n = len(ds)
+    if n < sum(1 for r in ratios.values() if r > 0):
+        raise TextDataError(f"cannot split {n} samples into {len(ratios)} parts — give more data or fewer parts")
+    rng = random.Random(seed)
+    texts = _column(ds, "text") if "text" in ds.column_names else list(range(n))
+    labels = _column(ds, "label") if stratify and "label" in ds.column_names else [0] * n
+
+    # Units: groups of identical texts (first occurrence order), each with the label of its first sample.
+    groups: dict[Any, list[int]] = {}
+    for i, text in enumerate(texts):
+        groups.setdefault(text, []).append(i)
+    by_stratum: dict[Any, list[list[int]]] = {}
+    for members in groups.values():
+        by_stratum.setdefault(labels[members[0]], []).append(members)
+    units: list[list[int]] = []
+    for stratum in sorted(by_stratum, key=repr):
+        block = by_stratum[stratum]
+        rng.shuffle(block)
+        units.extend(block)
+
+    # Deal units in order to the part furthest behind its share: every contiguous run of units (one
+    # stratum) is spread over the parts in proportion, and the totals meet the exact target sizes.
+    names = list(ratios)
+    targets = _target_counts(n, ratios)
+    assigned: dict[str, list[int]] = {name: [] for name in names}
+    dealt = 0
+    for members in units:
+        size = len(members)
+        fits = [name for name in names if len(assigned[name]) + size <= targets[name]] or names
+        best = max(fits, key=lambda name: (targets[name] / n * (dealt + size) - len(assigned[name]),
+                                           -names.index(name)))  # fmt: skip
+        assigned[best].extend(members)
+        dealt += size
+
+    parts = {}
+    for name in names:
+        indices = assigned[name]
+        rng.shuffle(indices)
+        parts[name] = ds.select(indices)
+    return parts
+
+
+def bbc_splits(root: str | Path, seed: int = 0) -> dict[str, datasets.Dataset]:
+    """The project's canonical BBC News split: train 0.8 / validation 0.1 / test 0.1, stratified, seed 0.
+
+    `root` is the folder-per-label (`.assets/bbcnews/data`: business, entertainment, politics, sports,
+    tech). Every stage, test and script uses this one function, so the held-out test split is never
+    seen in training, calibration or distillation.
+    """
+    ds = load_text_dataset(Path(root), fmt="folder")
+    return split_dataset(ds, ratios=CANONICAL_RATIOS, seed=seed, stratify=True)
+
+
+# ---------------------------------------------------------------- long documents → chunks
+
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])|(?<!\w)_(?!\s)(.+?)(?<!\s)_(?!\w)")
+
+
+def _strip_markdown(text: str) -> str:
+    """Plain prose from light Markdown (headings, bold, italics, hard breaks): the LLM should see text."""
+    lines = []
+    for line in text.splitlines():
+        line = _HEADING.sub("", line.rstrip())
+        line = _EMPHASIS.sub(lambda m: next(g for g in m.groups()[1:] if g is not None), line)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _pack(pieces: Iterable[str], max_chars: int) -> list[str]:
+    """Concatenate consecutive pieces while the result stays within max_chars."""
+    packed: list[str] = []
+    current = ""
+    for piece in pieces:
+        if current and len(current) + len(piece) > max_chars:
+            packed.append(current)
+            current = ""
+        current += piece
+    if current:
+        packed.append(current)
+    return packed
+
+
+def _split_long(paragraph: str, max_chars: int) -> list[str]:
+    """Cut a paragraph longer than max_chars at line breaks, else at spaces, else anywhere."""
+    pieces: list[str] = []
+    for line in paragraph.splitlines(keepends=True):
+        if len(line) <= max_chars:
+            pieces.append(line)
+            continue
+        for word in re.findall(r"\S+\s*|\s+", line):
+            if len(word) <= max_chars:
+                pieces.append(word)
+            else:  # one unbreakable run
+                pieces.extend(word[i : i + max_chars] for i in range(0, len(word), max_chars))
+    return [p.strip() for p in _pack(pieces, max_chars) if p.strip()]
+
+
+def chunk_texts(texts: Iterable[str], max_chars: int, *, min_chars: int = 0) -> list[str]:
+    """Pack each text's paragraphs (blank-line separated) into chunks of at most max_chars.
+
+    Why: LLM calibration and perplexity want samples of a bounded, similar length that end at natural
+    breaks. Chunks never span two texts; paragraphs longer than max_chars are cut at line breaks or
+    spaces; chunks shorter than min_chars (a title, a stray line) are dropped.
+    """
+    if max_chars <= 0:
+        raise TextDataError(f"max_chars must be > 0 (got {max_chars})")
+    chunks: list[str] = []
+    for text in texts:
+        paragraphs: list[str] = []
+        for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
+            block = block.strip()
+            if block:
+                paragraphs.extend(_split_long(block, max_chars) if len(block) > max_chars else [block])
+        current = ""
+        for paragraph in paragraphs:
+            if current and len(current) + 2 + len(paragraph) > max_chars:
+                chunks.append(current)
+                current = paragraph
+            else:
+                current = f"{current}\n\n{paragraph}" if current else paragraph
+        if current:
+            chunks.append(current)
+    return [chunk for chunk in chunks if len(chunk) >= min_chars]
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")
+
+
+def _corpus_files(path_or_glob: str | Path) -> list[Path]:
+    path = Path(path_or_glob).expanduser()
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in _CORPUS_SUFFIXES)
+    pattern = str(path)
+    if _is_glob(pattern):
+        return sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+    raise TextDataError(f"{path}: no such file or folder — check the corpus path")
+
+
+def load_text_corpus(
+    path_or_glob: str | Path,
+    *,
+    min_chars: int = 200,
+    max_chars: int = 2000,
+    max_samples: int | None = None,
+    seed: int = 0,
+) -> list[str]:
+    """Paragraph chunks of real text from .txt/.md files, for LLM calibration and perplexity.
+
+    `path_or_glob` is a file, a folder (searched recursively for .txt/.md) or a glob such as
+    `.assets/shakespeare/plays/*/*.md`. Files are read in sorted order, Markdown is reduced to plain
+    text, and each file is chunked with `chunk_texts(max_chars, min_chars)`. With `max_samples`, that
+    many chunks are drawn with `seed` (in the drawn, random order); otherwise all chunks in file order.
+    """
+    files = _corpus_files(path_or_glob)
+    if not files:
+        raise TextDataError(f"{path_or_glob}: matches no .txt/.md files — check the corpus path or glob")
+    documents = []
+    for file in files:
+        text = read_text_file(file)
+        documents.append(_strip_markdown(text) if file.suffix.lower() == ".md" else text)
+    chunks = chunk_texts(documents, max_chars, min_chars=min_chars)
+    if not chunks:
+        raise TextDataError(f"{path_or_glob}: no text chunk of at least {min_chars} characters — "
+                            "lower min_chars or give longer texts")  # fmt: skip
+    if max_samples is not None:
+        if max_samples <= 0:
+            raise TextDataError(f"max_samples must be > 0 (got {max_samples})")
+        chunks = random.Random(seed).sample(chunks, min(max_samples, len(chunks)))
+    return chunks
+
+
+def texts_and_labels(ds: datasets.Dataset) -> tuple[list[str], list[int] | None]:
+    """Plain lists for tokenizers and metrics: the texts, and the label ids (None when unlabeled)."""
+    return _column(ds, "text"), (_column(ds, "label") if "label" in ds.column_names else None)
+
+
+def label_names(ds: datasets.Dataset) -> Sequence[str] | None:
+    """Class names in id order (for id2label), or None when the dataset has no ClassLabel 'label'."""
+    import datasets
+
+    feature = ds.features.get("label")
+    return list(feature.names) if isinstance(feature, datasets.ClassLabel) else None

@@ -1,0 +1,58 @@
+"""`ovtool benchmark` on the real SmolLM2 IR: routed to openvino_genai, TTFT/TPOT per prompt length."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHAKESPEARE_DIR, run_cli
+
+
+@pytest.mark.slow
+def test_smollm2_llm_metrics_and_failing_ttft_gate(smollm2_fp16_ir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "llm"
+    recipe = tmp_path / "llm.yaml"
+    recipe.write_text(
+        f"model: {smollm2_fp16_ir}\noutput: {out}\n"
+        f"benchmark: {{prompt_lengths: [16, 32], output_lengths: [8], repeats: 2, warmup: 1,"
+        f" prompt_text: {SHAKESPEARE_DIR}}}\n"
+        "gates: {min_tokens_per_s: 0.5, max_ttft_ms: 0.001}\n"
+    )
+    proc = run_cli("benchmark", recipe)
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    error = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "max_ttft_ms" in error[0] and "min_tokens_per_s" not in error[0]
+    assert "gate min_tokens_per_s: tokens_per_s" in proc.stderr  # the passing gate is reported too
+
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "gate_failed"
+    details = run["stages"][0]["details"]
+    assert details["mode"] == "llm" and details["environment"]["openvino_genai"]
+    (record,) = details["models"]
+    assert record["precision"] in ("bf16", "f32", "f16")
+    assert [(p["prompt_tokens"], p["output_tokens"], p["runs"]) for p in record["points"]] == [(16, 8, 2), (32, 8, 2)]
+    for point in record["points"]:
+        assert point["ttft_ms"] > 0 and point["tpot_ms"] > 0
+        dist = point["tpot_ms_distribution"]
+        assert dist["p50"] <= dist["p90"] <= dist["p99"] <= dist["max"]
+        assert point["tpot_p90_ms"] == dist["p90"]
+        # openvino_genai's generation rate is the inverse of the time per output token
+        assert point["generation_tokens_per_s"] == pytest.approx(1000 / point["tpot_ms"], rel=0.05)
+        assert point["end_to_end_tokens_per_s"] <= point["generation_tokens_per_s"] * 1.05
+    gates = run["stages"][0]["gate_values"]
+    assert gates["tokens_per_s"] == record["generation_tokens_per_s"] > 0.5
+    assert gates["ttft_ms"] == record["ttft_ms_longest_prompt"]
+    assert record["weight_precisions"].get("f16", 0) > 100_000_000
+    rows = list(csv.DictReader((out / "report.csv").open()))
+    assert [(r["prompt_tokens"], r["output_tokens"]) for r in rows] == [("16", "8"), ("32", "8")]
+    assert "TTFT and TPOT per prompt length" in (out / "report.html").read_text()
+
+
+def test_stateful_llm_as_static_is_refused(smollm2_fp16_ir: Path, tmp_path: Path) -> None:
+    proc = run_cli("benchmark", "-m", smollm2_fp16_ir, "-o", tmp_path / "o", "--set", "benchmark.mode=static",
+                   "--dry-run")  # fmt: skip
+    assert proc.returncode == 2
+    assert "stateful LLM" in proc.stderr and "mode: llm" in proc.stderr

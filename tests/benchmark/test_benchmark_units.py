@@ -1,0 +1,99 @@
+"""Benchmark pieces that need no model: recipe checks, shape flags, labels, statistics, run diffs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ovtool.backends.bench_stats import summarize_ms
+from ovtool.benchmark_compare import compare_runs, regression_pct
+from ovtool.cli.benchmark import parse_shapes
+from ovtool.errors import RecipeError, UserError
+from ovtool.recipe.loader import load_recipe
+from ovtool.recipe.sections.benchmark import BenchmarkSection
+from ovtool.stages.benchmark import labels_for
+from tests.conftest import run_cli
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    return info.value.problems
+
+
+def test_recipe_combinations_rejected(tmp_path: Path) -> None:
+    assert "give duration_s or iterations" in problems(tmp_path, "benchmark: {duration_s: 2, iterations: 5}\n")[0]
+    assert "labels has 1 names for 2 models" in problems(tmp_path, "benchmark: {models: [a, b], labels: [x]}\n")[0]
+    assert "positive" in problems(tmp_path, "benchmark: {prompt_lengths: [0]}\n")[0]
+    assert "shape" in problems(tmp_path, "benchmark: {shapes: {input_ids: []}}\n")[0]
+    (problem,) = problems(tmp_path, "benchmark: {mode: llm, shapes: [1, 8]}\n")
+    assert "shapes applies to static models" in problem
+    (problem,) = problems(tmp_path, "benchmark: {hint: fastest}\n")
+    assert problem.startswith("benchmark.hint: 'fastest' is not one of throughput, latency")
+
+
+def test_shape_flags() -> None:
+    assert parse_shapes(["[1,128]"]) == [1, 128]
+    assert parse_shapes(["input_ids=[1,8]", "attention_mask=[1,8]"]) == {"input_ids": [1, 8], "attention_mask": [1, 8]}
+    with pytest.raises(UserError):
+        parse_shapes(["input_ids=1,8"])
+    with pytest.raises(UserError):
+        parse_shapes(["[1,8]", "[1,9]"])
+
+
+def test_labels_from_paths_are_unique() -> None:
+    section = BenchmarkSection(models=["runs/fp32/model", "runs/int8/model/openvino_model.xml", "x/model.onnx",
+                                       "runs/fp32/model"])  # fmt: skip
+    assert labels_for(section, section.models) == ["fp32", "int8", "model", "fp32#2"]
+
+
+def test_latency_summary_orders() -> None:
+    summary = summarize_ms([5.0, 1.0, 3.0, 2.0, 4.0, 100.0])
+    assert summary["min"] == 1.0 and summary["max"] == 100.0
+    assert summary["p50"] == 3.5 and summary["p50"] <= summary["p90"] <= summary["p99"] <= summary["max"]
+    assert summary["mean"] == pytest.approx(115 / 6, abs=1e-3)
+
+
+def fake_run(path: Path, throughput: dict[str, float]) -> Path:
+    models = [
+        {"label": label, "throughput_inferences_per_s": value, "throughput_items_per_s": value,
+         "latency_ms": {"p50": 1000 / value, "p90": 1100 / value, "p99": 1200 / value},
+         "first_inference_ms": 5.0, "compile_ms": 100.0, "ir_size_mb": 20.0}
+        for label, value in throughput.items()
+    ]  # fmt: skip
+    run = {"stages": [{"stage": "benchmark", "details": {"mode": "static", "models": models}}]}
+    path.write_text(json.dumps(run))
+    return path
+
+
+def test_compare_and_regression(tmp_path: Path) -> None:
+    a = fake_run(tmp_path / "a.json", {"fp32": 100.0, "int8": 200.0})
+    b = fake_run(tmp_path / "b.json", {"fp32": 110.0, "int8": 150.0})
+    rows = {(r["model"], r["figure"]): r for r in compare_runs(a, b)["rows"]}
+    assert rows[("fp32", "inferences/s")]["change_pct"] == 10.0 and rows[("fp32", "inferences/s")]["better"]
+    assert rows[("int8", "inferences/s")]["change_pct"] == -25.0 and not rows[("int8", "inferences/s")]["better"]
+    assert rows[("int8", "latency p50 ms")]["change_pct"] == pytest.approx(33.33, abs=0.01)
+    worst, detail = regression_pct(a, "static", [{"label": "fp32", "throughput_inferences_per_s": 90.0},
+                                                 {"label": "int8", "throughput_inferences_per_s": 100.0}])  # fmt: skip
+    assert worst == 50.0 and detail["slowdown_pct_by_model"] == {"fp32": 10.0, "int8": 50.0}
+
+
+def test_compare_cli_bad_inputs(tmp_path: Path) -> None:
+    a = fake_run(tmp_path / "a.json", {"fp32": 100.0})
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"stages": [{"stage": "convert", "details": {}}]}))
+    proc = run_cli("benchmark", "--compare", a, other)
+    assert proc.returncode == 2 and "holds no benchmark results" in proc.stderr
+    proc = run_cli("benchmark", "--compare", a, tmp_path / "missing.json")
+    assert proc.returncode == 2 and "missing.json not found" in proc.stderr
+    proc = run_cli("benchmark", "--compare", a, fake_run(tmp_path / "b.json", {"int8": 80.0}))
+    assert proc.returncode == 0 and "| fp32 → int8 | inferences/s | 100 | 80 | -20.00% (worse) |" in proc.stdout
+
+
+def test_no_model_is_exit_2(tmp_path: Path) -> None:
+    proc = run_cli("benchmark", "-o", tmp_path / "o")
+    assert proc.returncode == 2 and "no model: pass -m MODEL" in proc.stderr
