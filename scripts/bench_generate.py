@@ -19,6 +19,7 @@ assistant_confidence_threshold; greedy, so the texts must be identical.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -99,7 +100,8 @@ def prepare(work: Path) -> dict[str, Path]:
         if proc.returncode == 0 and (work / "int4-run" / "model" / "openvino_model.xml").exists():
             shutil.move(work / "int4-run" / "model", int4)
         else:
-            log(f"ovtool quantize unavailable (exit {proc.returncode}); compressing with nncf directly")
+            reason = (proc.stderr.strip().splitlines() or [""])[-1]
+            log(f"ovtool quantize failed (exit {proc.returncode}: {reason}); compressing with nncf directly")
             _nncf_int4(fp16, int4)
     if not (hf / "config.json").exists():
         log("dequantizing the GGUF into an HF fp32 folder for the PyTorch baseline …")
@@ -116,7 +118,9 @@ def _nncf_int4(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst)
     model = ov.Core().read_model(src / "openvino_model.xml")
     mode = nncf.CompressWeightsMode.INT4_SYM
-    ov.save_model(nncf.compress_weights(model, mode=mode, group_size=64, ratio=1.0), dst / "openvino_model.xml")
+    with contextlib.redirect_stdout(sys.stderr):  # NNCF prints its tables to stdout; the results table goes there
+        compressed = nncf.compress_weights(model, mode=mode, group_size=64, ratio=1.0)
+    ov.save_model(compressed, dst / "openvino_model.xml")
 
 
 def measure_ovtool(model: Path, work: Path, calls: int) -> dict[str, list[float]]:

@@ -6,7 +6,7 @@
   negative log-likelihood, as HF's perplexity guide computes it), and agreement of greedy generations
   (openvino_genai): token-level match rate and, as who-what-benchmark does, the cosine similarity of
   sentence embeddings of both answers;
-- speed: throughput of both side by side (AsyncInferQueue, THROUGHPUT hint) or genai tokens/s.
+- speed: throughput of both, interleaved (AsyncInferQueue, THROUGHPUT hint), or genai decode tokens/s.
 Quality comparisons compile with INFERENCE_PRECISION_HINT f32 (the CPU would otherwise use bf16).
 """
 
@@ -110,11 +110,16 @@ def perplexity(compiled: Any, items: list[dict[str, Any]]) -> float:
     return float(np.exp(total / count))
 
 
-def throughput(xml: Path, item: dict[str, Any], seconds: float) -> dict[str, Any]:
-    """Inferences per second with the THROUGHPUT hint and the CPU's default precision, for `seconds`.
+@dataclass
+class _Timed:
+    queue: Any
+    precision: str
+    requests: int
+    done: int = 0
+    seconds: float = 0.0
 
-    Dynamic inputs are fixed to the sample's shape first (as benchmark_app -shape does).
-    """
+
+def _prepare(xml: Path, item: dict[str, Any]) -> _Timed:
     import openvino as ov
 
     core = ov.Core()
@@ -122,24 +127,40 @@ def throughput(xml: Path, item: dict[str, Any], seconds: float) -> dict[str, Any
     if any(port.get_partial_shape().is_dynamic for port in model.inputs):
         model.reshape({name: list(value.shape) for name, value in item.items()})
     compiled = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
-    precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
     nireq = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-    queue = ov.AsyncInferQueue(compiled, nireq)
-    for request in queue:
+    timed = _Timed(ov.AsyncInferQueue(compiled, nireq),
+                   compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name(), nireq)  # fmt: skip
+    for request in timed.queue:
         for name, value in item.items():
             request.set_tensor(name, ov.Tensor(value))
-    done = [0]
-    queue.set_callback(lambda *_: done.__setitem__(0, done[0] + 1))
     for _ in range(nireq):  # warm-up
-        queue.start_async()
-    queue.wait_all()
-    done[0] = 0
+        timed.queue.start_async()
+    timed.queue.wait_all()
+    return timed
+
+
+def _round(timed: _Timed, seconds: float) -> None:
+    counter = [0]
+    timed.queue.set_callback(lambda *_: counter.__setitem__(0, counter[0] + 1))
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
-        queue.start_async()
-    queue.wait_all()
-    elapsed = time.perf_counter() - start
-    return {"fps": done[0] / elapsed, "precision": precision, "requests": nireq}
+        timed.queue.start_async()
+    timed.queue.wait_all()
+    timed.seconds += time.perf_counter() - start
+    timed.done += counter[0]
+
+
+def throughput_pair(xmls: list[Path], item: dict[str, Any], seconds: float, rounds: int = 6) -> list[dict[str, Any]]:
+    """Inferences/s of each IR (THROUGHPUT hint, the CPU's default precision), `seconds` each in total.
+
+    Measured interleaved — short rounds A, B, A, B… — so a change of load on the machine hits both
+    alike. Dynamic inputs are fixed to the sample's shape first (as benchmark_app -shape does).
+    """
+    timed = [_prepare(xml, item) for xml in xmls]
+    for _ in range(rounds):
+        for target in timed:
+            _round(target, seconds / rounds)
+    return [{"fps": t.done / t.seconds, "precision": t.precision, "requests": t.requests} for t in timed]
 
 
 @dataclass
@@ -213,6 +234,18 @@ def embed(model_dir: str, texts: list[str]) -> Any:
         return torch.nn.functional.normalize(pooled, dim=1).numpy()
 
 
-def llm_tokens_per_s(folder: Path, prompts: list[str], max_new_tokens: int) -> float:
-    """Decode tokens/s of greedy generation with the CPU's default precision (what users get)."""
-    return _generate(folder, prompts, max_new_tokens, None)[2]
+def llm_tokens_per_s_pair(folders: list[Path], prompts: list[str], max_new_tokens: int) -> list[float]:
+    """Decode tokens/s of greedy generation per model, default CPU precision (what users get).
+
+    Both pipelines are loaded and prompts alternate between them, so load changes hit both alike.
+    """
+    import openvino_genai as genai
+
+    pipes = [genai.LLMPipeline(str(folder), "CPU") for folder in folders]
+    config = genai.GenerationConfig(max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens, do_sample=False)
+    rates: list[list[float]] = [[] for _ in pipes]
+    for prompt in prompts:
+        for pipe, got in zip(pipes, rates, strict=True):
+            result = pipe.generate(pipe.get_tokenizer().encode(prompt), config)
+            got.append(result.perf_metrics.get_throughput().mean)
+    return [sum(r) / len(r) for r in rates]

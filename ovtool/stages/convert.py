@@ -167,6 +167,12 @@ def run(recipe: Recipe, ctx: StageContext) -> StageResult:
     total_size = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file())
     work_steps = [s for s in ctx.steps if s.name != "inspect IR"]
     result = StageResult(stage="convert", model_dir=out_dir)
+    if str(facts.get("task", "")).startswith("text-generation") and not tokenizer:
+        # optimum logs a failed tokenizer conversion only at debug level: say it where users look
+        result.warnings.append(
+            "no tokenizer/detokenizer IR was produced (openvino_tokenizers could not convert this tokenizer); "
+            "openvino_genai pipelines will not load OUT/model"
+        )
     result.metrics = {
         "conversion_time_s": Metric(round(sum(s.seconds for s in work_steps), 3), "s", "wall time of the conversion"),
         "conversion_peak_rss_mb": Metric(

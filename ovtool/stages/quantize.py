@@ -212,8 +212,8 @@ def _measure(section: QuantizeSection, xml: Path, io: Any, held: Any, ctx: Stage
             measured["generation"] = agreement.__dict__
             if q.speed_seconds > 0:
                 with ctx.step("tokens/s of both (default precision)"):
-                    measured["tokens_per_s_original"] = quality.llm_tokens_per_s(xml.parent, prompts[:2], 64)
-                    measured["tokens_per_s_compressed"] = quality.llm_tokens_per_s(ctx.model_dir, prompts[:2], 64)
+                    rates = quality.llm_tokens_per_s_pair([xml.parent, ctx.model_dir], prompts[:3], 64)
+                    measured["tokens_per_s_original"], measured["tokens_per_s_compressed"] = rates
         elif prompts:
             result.warnings.append("no tokenizer IR beside the model: generation agreement and tokens/s not measured")
     else:
@@ -223,8 +223,8 @@ def _measure(section: QuantizeSection, xml: Path, io: Any, held: Any, ctx: Stage
             measured["outputs"] = quality.compare_outputs(ref, got, held.labels).__dict__
         if q.speed_seconds > 0:
             with ctx.step("throughput of both"):
-                measured["speed_original"] = quality.throughput(xml, held.inputs[0], q.speed_seconds)
-                measured["speed_compressed"] = quality.throughput(new_xml, held.inputs[0], q.speed_seconds)
+                speeds = quality.throughput_pair([xml, new_xml], held.inputs[0], q.speed_seconds)
+                measured["speed_original"], measured["speed_compressed"] = speeds
     result.details["quality"] = measured
 
 

@@ -13,8 +13,15 @@ STRUCTURE_FILE = "ovtool_structure.json"
 
 
 def check_torch_source(source: str, stage: str) -> Path:
-    """The HF folder to train from; an IR or any other format is refused (training needs PyTorch weights)."""
+    """The HF folder to train from; an IR or any other format is refused (training needs PyTorch weights).
+
+    An IR written by `ovtool prune`/`distill` (OUT/model) stands for the PyTorch model saved beside it
+    (OUT/torch), so `ovtool run` can chain prune → distill.
+    """
     fmt = detect_format(source)
+    twin = Path(source).parent / "torch" if Path(source).is_dir() else Path(source).parent.parent / "torch"
+    if fmt == "ir" and (twin / "config.json").exists():
+        return check_torch_source(str(twin), stage)  # an IR from ovtool prune/distill: its PyTorch twin
     if fmt == "ir":
         raise UserError(
             f"{stage} needs the PyTorch model (a Hugging Face folder with config.json and weights), "
