@@ -166,6 +166,7 @@ def _kind(section: GenerateSection) -> str | None:
 class DecodePass:
     stats: DecodeStats
     chat_template_applied: bool
+    peak_rss_bytes: int  # loading + decoding (a conversion before is not counted)
 
 
 def _decode_pass(
@@ -193,11 +194,12 @@ def _decode_pass(
     with ctx.step(name):
         stats = genai.decode(pipeline, cfg, rendered, prompts, section.batch_size, template, progress)
     del pipeline
-    return DecodePass(stats=stats, chat_template_applied=template)
+    peak = max(step.peak_rss_bytes for step in ctx.steps[-2:])
+    return DecodePass(stats=stats, chat_template_applied=template, peak_rss_bytes=peak)
 
 
-def _peak_rss_mb(ctx: StageContext) -> float:
-    return round(max((s.peak_rss_bytes for s in ctx.steps), default=0) / 2**20, 1)
+def _peak_rss_mb(*passes: DecodePass | None) -> float:
+    return round(max(p.peak_rss_bytes for p in passes if p is not None) / 2**20, 1)
 
 
 def _result(
@@ -217,7 +219,7 @@ def _result(
         "generated_tokens": Metric(stats.generated_tokens, "tokens", "new tokens, all prompts"),
         "input_tokens": Metric(stats.input_tokens, "tokens", "prompt tokens after templating, all prompts"),
         "generate_s": Metric(round(stats.wall_s, 3), "s", "wall time of the generate calls"),
-        "peak_rss_mb": Metric(_peak_rss_mb(ctx), "MiB", "peak resident memory (load + generate)"),
+        "peak_rss_mb": Metric(_peak_rss_mb(main, plain), "MiB", "peak resident memory (load + generate)"),
         "prompts": Metric(len(items), "prompts", ""),
     }
     result.gate_values = {"tokens_per_s": stats.tokens_per_s, "ttft_ms": ttft}

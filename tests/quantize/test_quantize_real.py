@@ -141,10 +141,10 @@ def test_minilm_bbc_int8_ptq_keeps_accuracy_on_the_test_split(tmp_path: Path, mi
     recipe = {
         "model": str(minilm_bbc_ir),
         "quantize": {
-            "calibration": {"path": str(BBC_DIR), "split": "train", "samples": 48},
-            "evaluation": {"path": str(BBC_DIR), "split": "test", "samples": 100},
+            "calibration": {"path": str(BBC_DIR), "split": "train", "samples": 32},
+            "evaluation": {"path": str(BBC_DIR), "split": "test", "samples": 60},
             "model_type": "transformer",
-            "subset_size": 48,
+            "subset_size": 32,
             "quality": {"speed_seconds": 0},
         },
         "gates": {"max_accuracy_drop": 3.0},
@@ -157,3 +157,24 @@ def test_minilm_bbc_int8_ptq_keeps_accuracy_on_the_test_split(tmp_path: Path, mi
     assert metrics["accuracy_drop"]["value"] <= 3.0
     assert result["gate_values"]["accuracy_drop"] == pytest.approx(metrics["accuracy_drop"]["value"], abs=1e-3)
     assert result["details"]["evaluation"]["split"] == "test"
+
+
+@pytest.mark.parametrize(
+    ("options", "fake_op"),
+    [
+        ({"mode": "fp8_e5m2"}, "FakeConvert"),
+        ({"overflow_fix": "first_layer", "smooth_quant_alpha": 0.5, "bias_correction": "full",
+          "target_device": "cpu", "preset": "performance"}, "FakeQuantize"),
+    ],
+)  # fmt: skip
+def test_ptq_modes_and_options_reach_nncf(tmp_path: Path, tiny_matmul_ir: Path, options: dict, fake_op: str) -> None:
+    recipe = {"model": str(tiny_matmul_ir),
+              "quantize": {"calibration": {"synthetic": True, "samples": 8}, "quality": {"speed_seconds": 0},
+                           **options}}  # fmt: skip
+    proc = run_recipe(tmp_path, recipe)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import openvino as ov
+
+    model = ov.Core().read_model(tmp_path / "out" / "model" / "openvino_model.xml")
+    assert fake_op in {op.get_type_name() for op in model.get_ordered_ops()}
+    assert 0.95 < stage(tmp_path / "out")["metrics"]["output_similarity"]["value"] <= 1.0

@@ -67,3 +67,17 @@ def test_shipped_recipes_validate() -> None:
     for recipe in recipes:
         proc = run_cli("recipe", "validate", recipe)
         assert proc.returncode == 0, proc.stderr
+
+
+def test_an_ir_from_prune_or_distill_stands_for_its_torch_twin(tmp_path: Path) -> None:
+    """`ovtool run` chains prune → distill: the IR in OUT/model leads to the PyTorch model in OUT/torch."""
+    from ovtool.errors import UserError
+    from ovtool.training.models import check_torch_source
+
+    _tiny_ir(tmp_path / "model")
+    with pytest.raises(UserError, match="not an OpenVINO IR"):
+        check_torch_source(str(tmp_path / "model"), "distill")
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "config.json").write_text('{"model_type": "bert"}')
+    assert check_torch_source(str(tmp_path / "model"), "distill") == tmp_path / "torch"
+    assert check_torch_source(str(tmp_path / "model" / "openvino_model.xml"), "distill") == tmp_path / "torch"
