@@ -129,9 +129,13 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _md_cell(value: Any) -> str:
+    return _fmt(value).replace("|", "\\|").replace("\n", " ⏎ ")
+
+
 def _md_table(columns: list[str], rows: list[list[Any]]) -> str:
     head = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    return head + "".join("| " + " | ".join(_fmt(c) for c in row) + " |\n" for row in rows)
+    return head + "".join("| " + " | ".join(_md_cell(c) for c in row) + " |\n" for row in rows)
 
 
 def _sections(record: RunRecord, data: dict[str, Any]) -> list[tuple[str, list[Table], str]]:

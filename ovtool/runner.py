@@ -36,6 +36,10 @@ def _stage_input(loaded: LoadedRecipe, stage: str, previous: str | None) -> str 
 def _hash_inputs(loaded: LoadedRecipe, stages: list[str]) -> dict[str, dict[str, str]]:
     """sha256 of every local input the run reads (hub ids are recorded without a hash)."""
     wanted = {"model": loaded.recipe.model}
+    bench = loaded.recipe.benchmark
+    for i, extra in enumerate(getattr(bench, "models", None) or []):
+        if isinstance(extra, str) and not extra.startswith("{"):
+            wanted[f"benchmark.models[{i}]"] = extra
     for stage in stages:
         section = getattr(loaded.recipe, stage, None)
         if section is not None and getattr(section, "input", None):
@@ -74,8 +78,9 @@ def preflight(loaded: LoadedRecipe, options: RunOptions) -> None:
         ctx.input_model = _stage_input(loaded, stage, previous)
         if modules[stage].NEEDS_MODEL and not ctx.input_model:
             raise UserError(f"{stage}: no model: pass -m MODEL or set `model:` in the recipe")
-        stage_recipe = recipe if stage == "dataset" else _with_dataset_refs(recipe, planned)
-        modules[stage].preflight(stage_recipe, ctx)
+        if stage != "dataset":
+            _with_dataset_refs(recipe, planned)  # a dangling `@dataset` reference fails here
+        modules[stage].preflight(recipe, ctx)
         if modules[stage].NEEDS_MODEL:
             previous = f"<output of {stage}>"
 
@@ -113,8 +118,6 @@ def _with_dataset_refs(recipe: Recipe, dataset_dir: Path | None) -> Recipe:
 
     recipe.yaml keeps the reference (the loaded recipe itself is never changed).
     """
-    if recipe.dataset is None and dataset_dir is None:
-        return recipe
     from ovtool.stages.dataset import resolve_dataset_refs
 
     return resolve_dataset_refs(recipe, dataset_dir)

@@ -85,6 +85,8 @@ def check_spec(spec: DataSpec, role: str) -> None:
     if spec.synthetic:
         return
     assert spec.path is not None
+    if spec.path.startswith("@dataset"):  # produced by this run's dataset stage; checked once it exists
+        return
     if spec.kind == "image":
         from ovtool.data.images import check_image_source
 
