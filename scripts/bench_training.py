@@ -12,8 +12,9 @@ sequence 128 (batch 1, PERFORMANCE_HINT=THROUGHPUT, async queue, plugin-default 
 interleaved over --rounds rounds so machine load hits every model alike. Targets (issue 7): accuracy
 within 2 points of the teacher; throughput >= 1.7x (distilled), >= 1.3x (pruned), >= 2.5x (JPQD).
 
-    python scripts/bench_training.py                      # full-length recipes
-    python scripts/bench_training.py --epochs 1 --skip-train  # re-measure existing runs in --work
+    python scripts/bench_training.py --torch-threads 1     # train the recipes (1 epoch each), then measure
+    python scripts/bench_training.py --skip-train          # re-measure the runs already in --work
+    python scripts/bench_training.py --only jpqd-int8      # train one recipe, measure whatever exists
 Results (JSON) go to stdout; progress to stderr.
 """
 
@@ -81,8 +82,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="Throughput seconds per model per round.")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seq", type=int, default=128)
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="OMP_NUM_THREADS for the training runs (1 helps a lot on a shared, busy machine).")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="OMP_NUM_THREADS for the training runs (1 helps a lot on a shared, busy machine).",
+    )
     parser.add_argument("--only", nargs="*", choices=list(RUNS), help="Train only these runs.")
     args = parser.parse_args()
     if not (TEACHER / "config.json").exists():

@@ -130,8 +130,16 @@ def _run(recipe: Recipe, section: DistillSection, ctx: StageContext, source: Pat
     return _result(section, ctx, cmp, outcomes, (teacher, student), (original, structure), origin, prep)
 
 
-def _result(section: DistillSection, ctx: StageContext, cmp: Any, outcomes: list[Any], models: tuple[Any, Any],
-            shapes: tuple[dict[str, list[int]], dict[str, list[int]]], origin: str, prep: Any) -> StageResult:
+def _result(
+    section: DistillSection,
+    ctx: StageContext,
+    cmp: Any,
+    outcomes: list[Any],
+    models: tuple[Any, Any],
+    shapes: tuple[dict[str, list[int]], dict[str, list[int]]],
+    origin: str,
+    prep: Any,
+) -> StageResult:
     from ovtool.training import structured as st
     from ovtool.training.models import count_parameters
     from ovtool.training.pipeline import comparison_columns
@@ -158,8 +166,12 @@ def _result(section: DistillSection, ctx: StageContext, cmp: Any, outcomes: list
         "mode": mode,
         "student": origin,
         "loss": {"temperature": section.temperature, "alpha": section.alpha, "hidden_weight": section.hidden_weight},
-        "data": {"path": section.data.path if section.data else None, "labels": prep.splits.label_names,
-                 "samples": prep.sizes, "split": "canonical 0.8/0.1/0.1 stratified, seed 0"},
+        "data": {
+            "path": section.data.path if section.data else None,
+            "labels": prep.splits.label_names,
+            "samples": prep.sizes,
+            "split": "canonical 0.8/0.1/0.1 stratified, seed 0",
+        },
         "structure": structure,
         "heads_pruned_share": round(1 - heads_kept / heads_total, 4),
         "ffn_pruned_share": round(1 - ffn_kept / ffn_total, 4),

@@ -163,7 +163,9 @@ def _unstructured(recipe: Recipe, section: PruneSection, ctx: StageContext, orig
         extra = us.regularization_loss(model, section.sparsity) if section.method == "regularization" else None
         with ctx.step("recovery fine-tuning" + (" with NNCF RBLoss" if extra is not None else "")):
             outcome = train(model, prep.train_ds, prep.eval_ds, section.recovery.training, ckpt / "recovery",
-                            recipe.seed, _loss(section, original), extra_loss=extra)  # fmt: skip
+                            recipe.seed, _loss(section, original), extra_loss=extra,
+                mask_lr=section.recovery.mask_learning_rate if extra is not None else None,
+                select_best=extra is None)  # fmt: skip
     prunable, overall, tensor_rows = us.statistics(model)
     with ctx.step("export sparse model to OpenVINO IR"):
         xml = export_classifier(model, prep.tokenizer, ctx.model_dir, prep.splits.label_names)

@@ -49,10 +49,12 @@ def measure_importance(model: Any, batches: Iterable[dict[str, Any]]) -> Importa
         hmask = torch.ones(heads, requires_grad=True)
         fmask = torch.ones(ffn, requires_grad=True)
         size = head_size(layer)
-        handles.append(layer.attention.output.dense.register_forward_pre_hook(
-            lambda _m, args, mask=hmask, size=size: (args[0] * mask.repeat_interleave(size),)))
-        handles.append(layer.output.dense.register_forward_pre_hook(
-            lambda _m, args, mask=fmask: (args[0] * mask,)))
+        handles.append(
+            layer.attention.output.dense.register_forward_pre_hook(
+                lambda _m, args, mask=hmask, size=size: (args[0] * mask.repeat_interleave(size),)
+            )
+        )
+        handles.append(layer.output.dense.register_forward_pre_hook(lambda _m, args, mask=fmask: (args[0] * mask,)))
         head_masks.append(hmask)
         ffn_masks.append(fmask)
     head_scores = [torch.zeros_like(m) for m in head_masks]

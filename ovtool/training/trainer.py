@@ -43,10 +43,13 @@ def _trainer_class() -> type:
     class DistillationTrainer(Trainer):
         """Trainer whose loss adds the teacher's softened logits (and optionally hidden states)."""
 
-        def __init__(self, *args: Any, distill: DistillLoss, extra_loss: Any = None, **kwargs: Any) -> None:
+        def __init__(
+            self, *args: Any, distill: DistillLoss, extra_loss: Any = None, mask_lr: float | None = None, **kwargs: Any
+        ) -> None:
             super().__init__(*args, **kwargs)
             self.distill = distill
             self.extra_loss = extra_loss
+            self.mask_lr = mask_lr
             if distill.teacher is not None:
                 distill.teacher.to(self.args.device).eval()
 
@@ -74,6 +77,22 @@ def _trainer_class() -> type:
             if self.extra_loss is not None and model.training:
                 loss = loss + self.extra_loss()
             return (loss, outputs) if return_outputs else loss
+
+        def create_optimizer(self, model: Any = None) -> Any:
+            """The Trainer's AdamW, with NNCF's learnable pruning-mask logits in their own group at `mask_lr`.
+
+            RB masks start at logit(0.99) ≈ 4.6 and must cross 0 to prune: at a weight learning rate
+            (~5e-5) that takes ~10^5 steps, so they get a learning rate of their own.
+            """
+            optimizer = super().create_optimizer(model)
+            if not self.mask_lr:
+                return optimizer
+            named = (model or self.model).named_parameters()
+            masks = {id(p): p for n, p in named if "__nncf_hooks" in n and n.endswith(".mask") and p.requires_grad}
+            for group in optimizer.param_groups:
+                group["params"] = [p for p in group["params"] if id(p) not in masks]
+            optimizer.add_param_group({"params": list(masks.values()), "lr": self.mask_lr, "weight_decay": 0.0})
+            return optimizer
 
         def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
             """Checkpoints as a plain torch state dict: NNCF's quantizer hooks share scale tensors,
@@ -111,11 +130,15 @@ def train(
     *,
     epochs_share: float = 1.0,
     extra_loss: Any = None,
+    mask_lr: float | None = None,
     callbacks: list[Any] | None = None,
+    select_best: bool = True,
 ) -> TrainOutcome:
     """Fine-tune `model` in place; the best validation checkpoint is loaded at the end.
 
     `epochs_share` scales the schedule (iterative pruning splits one budget over several phases).
+    `select_best=False` keeps the last state (learnt sparsity masks: the most accurate checkpoint
+    is the least sparse one).
     """
     from transformers import EarlyStoppingCallback, TrainingArguments
     from transformers.trainer_utils import get_last_checkpoint
@@ -138,7 +161,7 @@ def train(
         save_strategy="steps",
         save_steps=every,
         save_total_limit=2,
-        load_best_model_at_end=True,
+        load_best_model_at_end=select_best,
         metric_for_best_model="accuracy",
         greater_is_better=True,
         logging_steps=max(1, min(50, every)),
@@ -153,7 +176,7 @@ def train(
         cbs.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
     trainer = _trainer_class()(
         model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-        compute_metrics=_accuracy, callbacks=cbs, distill=distill, extra_loss=extra_loss,
+        compute_metrics=_accuracy, callbacks=cbs, distill=distill, extra_loss=extra_loss, mask_lr=mask_lr,
     )  # fmt: skip
     resume = get_last_checkpoint(str(run_dir)) if settings.resume and run_dir.exists() else None
     result = trainer.train(resume_from_checkpoint=resume)

@@ -62,3 +62,16 @@ def test_checkpoints_resume_and_best_model(tmp_path: Path) -> None:
     second = train(tiny_bert(), ds, ds, resumed_settings, tmp_path / "run", 0, DistillLoss())
     assert second.resumed_from is not None and second.resumed_from.endswith("checkpoint-4")
     assert second.steps == 6 and [h["step"] for h in second.eval_history][-1] == 6
+
+
+@pytest.mark.slow
+def test_regularization_masks_learn_sparsity_with_their_own_learning_rate(tmp_path: Path) -> None:
+    from ovtool.training.unstructured import regularization_loss, sparsify, statistics
+
+    ds = _dataset()
+    model = sparsify(tiny_bert(), "regularization", 0.5, {k: v for k, v in batch().items() if k != "labels"})
+    settings = TrainingSettings(max_steps=60, batch_size=8, eval_steps=60, warmup_ratio=0.0)
+    loss = regularization_loss(model, 0.5)
+    train(model, ds, ds, settings, tmp_path / "rb", 0, DistillLoss(), extra_loss=loss, mask_lr=0.5, select_best=False)
+    prunable, _, rows = statistics(model)
+    assert prunable > 0.2, rows  # at the weights' learning rate (5e-5) the mask logits would not move

@@ -73,7 +73,9 @@ class StructuredSpec(Section):
         default=True, description="Rank heads/neurons across all layers (true) or remove the ratio from each layer."
     )
     iterations: int = Field(
-        default=1, ge=1, le=10,
+        default=1,
+        ge=1,
+        le=10,
         description="Prune in this many equal steps, each followed by a share of the distillation training.",
     )
 

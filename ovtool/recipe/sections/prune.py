@@ -18,6 +18,9 @@ class RecoverySpec(Section):
 
     temperature: float = Field(default=3.0, gt=0, description="Softmax temperature of the KL term.")
     alpha: float = Field(default=0.9, ge=0, le=1, description="Weight of the KL term (0: task loss only).")
+    mask_learning_rate: float = Field(
+        default=0.2, gt=0, description="Learning rate of NNCF's mask logits (method regularization only)."
+    )
     training: TrainingSettings = Field(default_factory=TrainingSettings)
 
 
