@@ -121,6 +121,6 @@ def run_stage_command(
                 console.result(stage.result.stdout_text)
             elif stage.result.summary:
                 console.result(stage.result.summary)
-        if loaded.recipe.output:
-            console.result(f"output: {loaded.recipe.output}")
+        if loaded.recipe.output:  # stderr: stdout may be the generated text, redirected to a file
+            console.info(f"output: {loaded.recipe.output}")
     check_gates(record)
