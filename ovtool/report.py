@@ -35,13 +35,9 @@ def library_versions() -> dict[str, str | None]:
 
 def environment() -> dict[str, Any]:
     cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpuinfo = Path("/proc/cpuinfo")  # Linux names the CPU model here; elsewhere platform.processor() stands
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    cpu = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), cpu)
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
