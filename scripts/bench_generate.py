@@ -4,6 +4,9 @@ Part 1 — SmolLM2 INT4, greedy, 128 new tokens (min = max = 128, so every candi
 count), the same chat-templated prompt:
   ovtool generate (the CLI) · a direct openvino_genai loop · optimum-intel OVModelForCausalLM.generate
   (same INT4 IR) · PyTorch eager fp32 (transformers, the HF folder built from the GGUF).
+The last two rows force the precision ovtool picks (f32 for an INT4 IR, see
+ovtool.backends.genai.choose_precision) on the direct loop and on optimum-intel: the like-for-like comparison
+beside the each-tool-as-shipped one the targets are about.
 Every candidate generates `--calls` times in one process; the first call is "cold", the median of the
 others is the steady-state figure compared. Rounds are interleaved (A B C D A B C D …) so drifting
 load on the machine hits every candidate alike. Targets: ovtool ≥ 0.95x direct genai, ≥ 1.3x optimum,
@@ -38,7 +41,8 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 # Each snippet prints one JSON line: {"times_s": [...], "tokens": [...]} for `calls` generate calls.
 GENAI_LOOP = """
 import json, sys, time, openvino_genai as g
-pipe = g.LLMPipeline(sys.argv[1], "CPU")
+props = {"INFERENCE_PRECISION_HINT": sys.argv[5]} if len(sys.argv) > 5 else {}
+pipe = g.LLMPipeline(sys.argv[1], "CPU", **props)
 cfg = pipe.get_generation_config()
 cfg.max_new_tokens = cfg.min_new_tokens = int(sys.argv[3]); cfg.do_sample = False
 times, tokens = [], []
@@ -51,10 +55,11 @@ HF_GENERATE = """
 import json, sys, time, torch
 from transformers import AutoTokenizer
 kind, path, prompt, n, calls = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+ov_config = {"INFERENCE_PRECISION_HINT": sys.argv[6]} if len(sys.argv) > 6 else None
 tok = AutoTokenizer.from_pretrained(path)
 if kind == "optimum":
     from optimum.intel import OVModelForCausalLM
-    model = OVModelForCausalLM.from_pretrained(path)
+    model = OVModelForCausalLM.from_pretrained(path, ov_config=ov_config)
 else:
     from transformers import AutoModelForCausalLM
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
@@ -147,6 +152,11 @@ def part1(models: dict[str, Path], work: Path, rounds: int, calls: int) -> dict[
             HF_GENERATE, ["optimum", str(models["int4"]), PROMPT, str(NEW_TOKENS), str(calls)], "optimum"),
         "PyTorch eager fp32": lambda: measure_snippet(
             HF_GENERATE, ["torch", str(models["hf"]), PROMPT, str(NEW_TOKENS), str(calls)], "torch"),
+        # like for like: the precision `ovtool generate` chooses (auto → f32 for an INT4 IR) forced on the others
+        "openvino_genai loop, f32 hint": lambda: measure_snippet(
+            GENAI_LOOP, [str(models["int4"]), PROMPT, str(NEW_TOKENS), str(calls), "f32"], "genai loop f32"),
+        "optimum-intel, f32 hint": lambda: measure_snippet(
+            HF_GENERATE, ["optimum", str(models["int4"]), PROMPT, str(NEW_TOKENS), str(calls), "f32"], "optimum f32"),
     }  # fmt: skip
     warm: dict[str, list[float]] = {name: [] for name in candidates}
     cold: dict[str, list[float]] = {name: [] for name in candidates}
@@ -210,9 +220,9 @@ def main() -> None:
     parser.add_argument("--only", choices=["speed", "speculative"], help="run one part only")
     parser.add_argument(
         "--spec-precision",
-        default="f32",
-        choices=["f32", "bf16"],
-        help="inference precision of part 2 (f32: greedy texts must match bit for bit)",
+        default="auto",
+        choices=["auto", "f32", "bf16"],
+        help="inference precision of part 2 (auto picks f32 for greedy speculative: texts must match bit for bit)",
     )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)

@@ -119,14 +119,15 @@ class _Timed:
     seconds: float = 0.0
 
 
-def _prepare(xml: Path, item: dict[str, Any]) -> _Timed:
+def _prepare(xml: Path, item: dict[str, Any], precision: str | None = None) -> _Timed:
     import openvino as ov
 
     core = ov.Core()
     model = core.read_model(str(xml))
     if any(port.get_partial_shape().is_dynamic for port in model.inputs):
         model.reshape({name: list(value.shape) for name, value in item.items()})
-    compiled = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
+    config = {"PERFORMANCE_HINT": "THROUGHPUT"} | ({"INFERENCE_PRECISION_HINT": precision} if precision else {})
+    compiled = core.compile_model(model, "CPU", config)
     nireq = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
     timed = _Timed(ov.AsyncInferQueue(compiled, nireq),
                    compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name(), nireq)  # fmt: skip
@@ -150,13 +151,15 @@ def _round(timed: _Timed, seconds: float) -> None:
     timed.done += counter[0]
 
 
-def throughput_pair(xmls: list[Path], item: dict[str, Any], seconds: float, rounds: int = 6) -> list[dict[str, Any]]:
-    """Inferences/s of each IR (THROUGHPUT hint, the CPU's default precision), `seconds` each in total.
+def throughput_pair(
+    xmls: list[Path], item: dict[str, Any], seconds: float, rounds: int = 6, precisions: list[str | None] | None = None
+) -> list[dict[str, Any]]:
+    """Inferences/s of each IR (THROUGHPUT hint; precision per IR, None = the CPU's default), `seconds` each.
 
     Measured interleaved — short rounds A, B, A, B… — so a change of load on the machine hits both
     alike. Dynamic inputs are fixed to the sample's shape first (as benchmark_app -shape does).
     """
-    timed = [_prepare(xml, item) for xml in xmls]
+    timed = [_prepare(xml, item, p) for xml, p in zip(xmls, precisions or [None] * len(xmls), strict=True)]
     for _ in range(rounds):
         for target in timed:
             _round(target, seconds / rounds)

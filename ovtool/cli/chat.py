@@ -79,9 +79,11 @@ def _session(recipe: Any, source: str, tmp: Path) -> None:
     with console.stdout_to_stderr():
         model_dir, _ = resolve_ir(source, tmp / "model", ctx, recipe)
         draft_dir = resolve_ir(spec.draft, tmp / "draft", ctx, recipe)[0] if spec and spec.draft else None
+        precision, _ = genai.choose_precision(section.performance, section.device, model_dir,
+                                              exact_speculative=spec is not None and not section.do_sample)  # fmt: skip
         with ctx.step("load pipeline"):
             pipeline = genai.load_pipeline(
-                model_dir, section.device, genai.device_properties(section.performance),
+                model_dir, section.device, genai.device_properties(section.performance, precision),
                 draft_dir=draft_dir, prompt_lookup=bool(spec and spec.prompt_lookup),
             )  # fmt: skip
     cfg = genai.generation_config(pipeline, section, recipe.seed)

@@ -135,7 +135,10 @@ def run(recipe: Recipe, ctx: StageContext) -> StageResult:
     draft_dir = None
     if spec is not None and spec.draft is not None:
         draft_dir, _ = resolve_ir(spec.draft, ctx.work_dir / "draft", ctx, recipe)
-    props = genai.device_properties(section.performance)
+    precision, why = genai.choose_precision(section.performance, section.device, model_dir,
+                                            exact_speculative=spec is not None and not section.do_sample)  # fmt: skip
+    props = genai.device_properties(section.performance, precision)
+    console.detail(f"inference precision: {precision or 'device default'} ({why})")
     compare = spec is not None and spec.compare_plain
     prompts = [item.prompt for item in items]
 
@@ -148,6 +151,7 @@ def run(recipe: Recipe, ctx: StageContext) -> StageResult:
         draft_dir=draft_dir, prompt_lookup=bool(spec and spec.prompt_lookup),
     )  # fmt: skip
     result = _result(section, ctx, items, main, plain, props, model_dir if converted else None)
+    result.details["inference_precision_reason"] = why
     if section.prompts is not None:
         _write_outputs(ctx.work_dir / OUTPUTS_FILE, items, main.stats.items)
         result.extra_files.append(OUTPUTS_FILE)
@@ -271,7 +275,7 @@ def _speculative_metrics(result: StageResult, section: GenerateSection, main: De
     result.details["identical_items"] = sum(same)
     if not section.do_sample and not all(same):
         hint = ""
-        if section.performance.inference_precision != "f32":
+        if result.details["device_properties"].get("INFERENCE_PRECISION_HINT") != "f32":
             hint = (" — the multi-token verification pass rounds differently in bf16 (this CPU's default), "
                     "which flips near-tied tokens; set generate.performance.inference_precision=f32 for an "
                     "exact comparison")  # fmt: skip

@@ -145,7 +145,7 @@ def test_minilm_bbc_int8_ptq_keeps_accuracy_on_the_test_split(tmp_path: Path, mi
             "evaluation": {"path": str(BBC_DIR), "split": "test", "samples": 60},
             "model_type": "transformer",
             "subset_size": 32,
-            "quality": {"speed_seconds": 0},
+            "quality": {"speed_seconds": 1.5, "speed_baseline": "f32"},
         },
         "gates": {"max_accuracy_drop": 3.0},
     }
@@ -157,6 +157,19 @@ def test_minilm_bbc_int8_ptq_keeps_accuracy_on_the_test_split(tmp_path: Path, mi
     assert metrics["accuracy_drop"]["value"] <= 3.0
     assert result["gate_values"]["accuracy_drop"] == pytest.approx(metrics["accuracy_drop"]["value"], abs=1e-3)
     assert result["details"]["evaluation"]["split"] == "test"
+    # speed: against the default precision always, and against f32 execution where the default is not f32;
+    # speed_baseline f32 makes `speedup` (and the min_speedup gate) the ratio over the f32 original
+    fps = {k: metrics[k]["value"] for k in metrics if k.startswith("throughput_")}
+    assert metrics["speedup_vs_default"]["value"] == pytest.approx(
+        fps["throughput_compressed"] / fps["throughput_original"], rel=1e-2)
+    if metrics["throughput_original"]["description"].startswith("f32"):
+        assert "throughput_original_f32" not in metrics
+        assert metrics["speedup"]["value"] == metrics["speedup_vs_default"]["value"]
+    else:
+        assert metrics["speedup_vs_f32"]["value"] == pytest.approx(
+            fps["throughput_compressed"] / fps["throughput_original_f32"], rel=1e-2)
+        assert metrics["speedup"]["value"] == metrics["speedup_vs_f32"]["value"]
+        assert "original at f32" in (tmp_path / "out" / "report.md").read_text()
 
 
 @pytest.mark.parametrize(

@@ -64,8 +64,10 @@ class PerformanceSection(Section):
     threads: int | None = Field(default=None, ge=1, description="INFERENCE_NUM_THREADS.")
     streams: int | None = Field(default=None, ge=1, description="NUM_STREAMS.")
     hint: Hint | None = Field(default=None, description="PERFORMANCE_HINT: latency or throughput.")
-    inference_precision: Literal["f32", "bf16", "f16"] | None = Field(
-        default=None, description="INFERENCE_PRECISION_HINT (this CPU defaults to bf16 where it has it)."
+    inference_precision: Literal["auto", "default", "f32", "bf16", "f16"] = Field(
+        default="auto",
+        description="INFERENCE_PRECISION_HINT. auto: f32 on CPU for weight-compressed (int4/int8) IRs and for "
+        "greedy speculative decoding, else the device default (bf16 on CPUs that have it); default: never set it.",
     )
     properties: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="Any other OpenVINO property, passed as given."

@@ -154,6 +154,12 @@ class QualitySpec(Section):
     speed_seconds: float = Field(
         default=3.0, ge=0, description="Seconds of throughput measurement per model (0: skip speed)."
     )
+    speed_baseline: Literal["default", "f32"] = Field(
+        default="default",
+        description="Non-LLM speed: the original IR at the device's default precision (bf16 on CPUs with "
+        "AMX/AVX512-BF16) or at f32 (the fp IR in its own precision, as CPUs without bf16 run it). Both are "
+        "measured and reported when they differ; `speedup` and the min_speedup gate use this one.",
+    )
 
 
 PTQ_FIELDS = ("mode", "preset", "model_type", "target_device", "subset_size", "bias_correction",
