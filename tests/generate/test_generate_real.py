@@ -12,8 +12,8 @@ from tests.generate.conftest import PROMPTS_JSONL
 
 QUESTION = "What is the capital of France?"
 # Exact greedy equality needs f32: in bf16 (this CPU's default) the multi-token verification pass of
-# speculative decoding rounds differently from one-token steps and can flip near-tied tokens.
-F32 = ("--set", "generate.performance.inference_precision=f32")
+# speculative decoding rounds differently from one-token steps and can flip near-tied tokens. The speculative
+# tests rely on `inference_precision: auto` choosing f32 for greedy speculative decoding by itself.
 
 
 def _generate(*args: str | Path, input_text: str | None = None) -> tuple[str, str]:
@@ -73,6 +73,25 @@ def test_stop_string_raw_prompt_and_device_settings(smollm2_fp16_ir: Path, tmp_p
 
 
 @pytest.mark.slow
+def test_auto_precision_on_real_irs(smollm2_int4_ir: Path, smollm2_fp16_ir: Path, tmp_path: Path) -> None:
+    """auto: f32 for the INT4 IR (faster decoding on CPU), the device default for FP16; `default` sets nothing."""
+    runs = {"int4": (smollm2_int4_ir,), "fp16": (smollm2_fp16_ir,),
+            "int4-default": (smollm2_int4_ir, "--set", "generate.performance.inference_precision=default")}  # fmt: skip
+    details = {}
+    for name, (model, *extra) in runs.items():
+        stdout, _ = _generate("-m", model, "-p", QUESTION, *extra, "-o", tmp_path / name)
+        assert "Paris" in stdout, name
+        details[name] = json.loads((tmp_path / name / "run.json").read_text())["stages"][0]["details"]
+    assert details["int4"]["device_properties"]["INFERENCE_PRECISION_HINT"] == "f32"
+    assert details["int4"]["inference_precision"] == "f32" and "weight-compressed" in details["int4"][
+        "inference_precision_reason"]
+    default = details["fp16"]["inference_precision"]  # whatever this CPU runs by default (bf16 with AMX)
+    assert "INFERENCE_PRECISION_HINT" not in details["fp16"]["device_properties"]
+    assert "INFERENCE_PRECISION_HINT" not in details["int4-default"]["device_properties"]
+    assert details["int4-default"]["inference_precision"] == default and default in ("bf16", "f16", "f32")
+
+
+@pytest.mark.slow
 def test_seeded_sampling_repeats_and_stdin_prompt(smollm2_fp16_ir: Path) -> None:
     args = ("-m", smollm2_fp16_ir, "-p", "-", "--sample", "--temperature", "1.0", "--seed", "11")
     first, _ = _generate(*args, input_text="Tell me a joke.\n")
@@ -85,10 +104,11 @@ def test_speculative_greedy_output_identical_to_plain(smollm2_fp16_ir: Path, smo
                                                       tmp_path: Path) -> None:  # fmt: skip
     out = tmp_path / "sd"
     stdout, stderr = _generate("-m", smollm2_fp16_ir, "-p", QUESTION, "--draft", smollm2_int4_ir,
-                               "--num-assistant-tokens", "3", *F32, "-o", out)  # fmt: skip
+                               "--num-assistant-tokens", "3", "-o", out)  # fmt: skip
     assert "Paris" in stdout and "acceptance" in stderr and "speedup" in stderr
     stage = json.loads((out / "run.json").read_text())["stages"][0]
     assert stage["details"]["decoding"] == "draft"
+    assert stage["details"]["device_properties"]["INFERENCE_PRECISION_HINT"] == "f32"  # auto, for exactness
     assert stage["details"]["identical_to_plain"] is True
     assert 0 < stage["metrics"]["acceptance_rate"]["value"] <= 1
     assert stage["metrics"]["speedup"]["value"] > 0
@@ -98,7 +118,7 @@ def test_speculative_greedy_output_identical_to_plain(smollm2_fp16_ir: Path, smo
 def test_prompt_lookup_greedy_output_identical_to_plain(smollm2_fp16_ir: Path, tmp_path: Path) -> None:
     out = tmp_path / "pl"
     prompt = "Repeat this list exactly: apples, pears, plums, cherries, apples, pears, plums, cherries."
-    _generate("-m", smollm2_fp16_ir, "-p", prompt, "--prompt-lookup", *F32, "-o", out)
+    _generate("-m", smollm2_fp16_ir, "-p", prompt, "--prompt-lookup", "-o", out)
     stage = json.loads((out / "run.json").read_text())["stages"][0]
     assert stage["details"]["decoding"] == "prompt_lookup"
     assert stage["details"]["identical_to_plain"] is True
