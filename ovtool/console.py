@@ -60,21 +60,30 @@ def stdout_to_stderr() -> Iterator[None]:
     """Route everything written to fd 1 (Python and C++ libraries alike) to stderr.
 
     Libraries print progress and warnings to stdout; while a stage runs, stdout must stay
-    clean for the results ovtool prints afterwards.
+    clean for the results ovtool prints afterwards. With --quiet both fds go to /dev/null while
+    the stage runs (NNCF progress bars, torch and transformers warnings): ovtool's own errors are
+    printed after the stage, once the streams are back.
     """
     sys.stdout.flush()
+    sys.stderr.flush()
     try:
-        saved = os.dup(1)
-    except OSError:  # no real fd 1 (embedded use): fall back to Python-level redirect
+        saved_out, saved_err = os.dup(1), os.dup(2)
+    except OSError:  # no real fds (embedded use): fall back to a Python-level redirect
         with contextlib.redirect_stdout(sys.stderr):
             yield
         return
+    quiet = _state["verbosity"] < 0
+    sink = os.open(os.devnull, os.O_WRONLY) if quiet else 2
     try:
-        os.dup2(2, 1)
+        os.dup2(sink, 1)
+        if quiet:
+            os.dup2(sink, 2)
         with contextlib.redirect_stdout(sys.stderr):
             yield
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
+        os.dup2(saved_out, 1)
+        os.dup2(saved_err, 2)
+        for fd in (saved_out, saved_err) + ((sink,) if quiet else ()):
+            os.close(fd)

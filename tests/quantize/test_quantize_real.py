@@ -191,3 +191,19 @@ def test_ptq_modes_and_options_reach_nncf(tmp_path: Path, tiny_matmul_ir: Path, 
     model = ov.Core().read_model(tmp_path / "out" / "model" / "openvino_model.xml")
     assert fake_op in {op.get_type_name() for op in model.get_ordered_ops()}
     assert 0.95 < stage(tmp_path / "out")["metrics"]["output_similarity"]["value"] <= 1.0
+
+
+@pytest.mark.slow
+def test_quiet_run_keeps_library_chatter_off_both_streams(tmp_path: Path, tiny_matmul_ir: Path) -> None:
+    """-q: NNCF's progress bars and library warnings go nowhere; stdout has the result line, stderr nothing.
+    Without -q the same run shows NNCF's progress on stderr (so the test would catch a leak)."""
+    recipe = {
+        "model": str(tiny_matmul_ir),
+        "quantize": {"calibration": {"synthetic": True, "samples": 16}, "quality": {"speed_seconds": 0}},
+    }
+    loud = run_recipe(tmp_path, recipe, "--overwrite")
+    assert loud.returncode == 0 and "Statistics collection" in loud.stderr, loud.stderr[-2000:]
+    quiet = run_recipe(tmp_path, recipe, "--overwrite", "-q")
+    assert quiet.returncode == 0
+    assert quiet.stderr == ""
+    assert quiet.stdout.startswith("quantized (int8 PTQ)") and quiet.stdout.count("\n") == 1
