@@ -237,14 +237,17 @@ def embed(model_dir: str, texts: list[str]) -> Any:
         return torch.nn.functional.normalize(pooled, dim=1).numpy()
 
 
-def llm_tokens_per_s_pair(folders: list[Path], prompts: list[str], max_new_tokens: int) -> list[float]:
-    """Decode tokens/s of greedy generation per model, default CPU precision (what users get).
+def llm_tokens_per_s_pair(
+    folders: list[Path], prompts: list[str], max_new_tokens: int, precisions: list[str | None]
+) -> list[float]:
+    """Decode tokens/s of greedy generation per model at the given precision (None: the CPU's default).
 
     Both pipelines are loaded and prompts alternate between them, so load changes hit both alike.
     """
     import openvino_genai as genai
 
-    pipes = [genai.LLMPipeline(str(folder), "CPU") for folder in folders]
+    pipes = [genai.LLMPipeline(str(folder), "CPU", **({"INFERENCE_PRECISION_HINT": p} if p else {}))
+             for folder, p in zip(folders, precisions, strict=True)]  # fmt: skip
     config = genai.GenerationConfig(max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens, do_sample=False)
     rates: list[list[float]] = [[] for _ in pipes]
     for prompt in prompts:
