@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,21 @@ def minilm_bbc_ir(tmp_path_factory: pytest.TempPathFactory, assets: Path) -> Pat
     if not (MINILM_BBC_DIR / "config.json").exists():
         raise RuntimeError("fine-tuned MiniLM missing: run `make install` (scripts/finetune_minilm.py)")
     return _convert_once(tmp_path_factory, "minilm-bbc", "-m", str(MINILM_BBC_DIR))
+
+
+def compress_int4(src: Path, dst: Path, group_size: int = 64) -> Path:
+    """INT4_SYM weights (ratio 1.0) of an IR folder, tokenizer IRs and configs copied beside it."""
+    import nncf
+    import openvino as ov
+
+    shutil.copytree(src, dst)
+    model = ov.Core().read_model(src / "openvino_model.xml")
+    compressed = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT4_SYM, group_size=group_size, ratio=1.0)
+    ov.save_model(compressed, dst / "openvino_model.xml")
+    return dst
+
+
+@pytest.fixture(scope="session")
+def smollm2_int4_ir(smollm2_fp16_ir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SmolLM2 with INT4 weights: the speculative draft (a lower-precision copy, as gpt-fast does)."""
+    return compress_int4(smollm2_fp16_ir, tmp_path_factory.mktemp("smollm2-int4") / "model")

@@ -137,7 +137,8 @@ def run_profile(target: StaticTarget, section: BenchmarkSection, out_dir: Path, 
 
 def _config(section: BenchmarkSection) -> dict[str, Any]:
     return ov_bench.compile_config(
-        section.static_hint(), section.streams, section.threads, section.precision, section.config
+        section.static_hint(), section.streams, section.threads,
+        None if section.precision == "auto" else section.precision, section.config
     )
 
 

@@ -120,8 +120,14 @@ def load(label: str, folder: Path, section: BenchmarkSection, text: str) -> LLMT
     from ovtool.backends.ov_bench import HINTS, device_default_precision, openvino_message
 
     properties: dict[str, Any] = dict(section.config)
-    if section.precision is not None:
-        properties["INFERENCE_PRECISION_HINT"] = section.precision
+    asked = section.precision
+    if asked == "auto":  # as `ovtool generate` would run this IR
+        from ovtool.backends.genai import choose_precision
+        from ovtool.recipe.sections.generate import PerformanceSection
+
+        asked = choose_precision(PerformanceSection(), section.device, folder, exact_speculative=False)[0]
+    if asked is not None:
+        properties["INFERENCE_PRECISION_HINT"] = asked
     if section.threads is not None:
         properties["INFERENCE_NUM_THREADS"] = section.threads
     if section.streams is not None:
@@ -138,7 +144,7 @@ def load(label: str, folder: Path, section: BenchmarkSection, text: str) -> LLMT
     ids = pipe.get_tokenizer().encode(text, add_special_tokens=False).input_ids.data[0]
     if len(ids) == 0:
         raise UserError("benchmark.prompt_text: the text has no tokens")
-    precision = section.precision or device_default_precision(section.device)
+    precision = asked or device_default_precision(section.device)
     target = LLMTarget(label, folder, pipe, ids, load_s, precision)
     target.rss_added_bytes = max(current_rss_bytes() - rss_before, 0)
     return target

@@ -60,7 +60,7 @@ def benchmark(
         str | None, typer.Option(help="throughput (default), latency, cumulative_throughput or none.")
     ] = None,
     precision: Annotated[
-        str | None, typer.Option(help="Inference precision f32, bf16 or f16 (default: the device's).")
+        str | None, typer.Option(help="f32, bf16, f16 or auto (LLMs as `generate` runs them); default: the device's.")
     ] = None,
     duration: Annotated[float | None, typer.Option("-t", "--duration", help="Seconds per model.")] = None,
     iterations: Annotated[int | None, typer.Option("-n", "--iterations", help="Inferences per model.")] = None,

@@ -56,3 +56,18 @@ def test_stateful_llm_as_static_is_refused(smollm2_fp16_ir: Path, tmp_path: Path
                    "--dry-run")  # fmt: skip
     assert proc.returncode == 2
     assert "stateful LLM" in proc.stderr and "mode: llm" in proc.stderr
+
+
+@pytest.mark.slow
+def test_auto_precision_benchmarks_each_llm_as_generate_runs_it(smollm2_fp16_ir: Path, smollm2_int4_ir: Path,
+                                                               tmp_path: Path) -> None:  # fmt: skip
+    """precision auto: the INT4 IR at f32 (generate's choice on CPU), the FP16 IR at the device default."""
+    out = tmp_path / "auto"
+    proc = run_cli("benchmark", "-m", smollm2_fp16_ir, "-m", smollm2_int4_ir, "--precision", "auto", "-o", out,
+                   "--set", "benchmark.prompt_lengths=[16]", "--set", "benchmark.output_lengths=[8]",
+                   "--set", "benchmark.repeats=1", "--set", f"benchmark.prompt_text={SHAKESPEARE_DIR}")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    details = json.loads((out / "run.json").read_text())["stages"][0]["details"]
+    fp16, int4 = details["models"]
+    assert int4["precision"] == "f32"
+    assert fp16["precision"] == details["environment"]["device_default_precision"]

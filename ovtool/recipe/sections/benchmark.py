@@ -48,10 +48,11 @@ class BenchmarkSection(StageSection):
         default=None, gt=0, description="Parallel infer requests (default: the device's optimal number)."
     )
     threads: int | None = Field(default=None, gt=0, description="INFERENCE_NUM_THREADS (default: all cores).")
-    precision: Precision | None = Field(
+    precision: Precision | Literal["auto"] | None = Field(
         default=None,
         description="INFERENCE_PRECISION_HINT; default: the device's (bf16 on CPUs with AMX/AVX512-BF16). "
-        "The precision actually used is always reported.",
+        "auto: LLMs at the precision `ovtool generate` picks for each (f32 for weight-compressed IRs on CPU), "
+        "other models at the device's. The precision actually used is always reported.",
     )
     config: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="Further OpenVINO properties passed to compile_model as they are."
