@@ -118,7 +118,7 @@ def _with_dataset_refs(recipe: Recipe, dataset_dir: Path | None) -> Recipe:
 
     recipe.yaml keeps the reference (the loaded recipe itself is never changed).
     """
-    from ovtool.stages.dataset import resolve_dataset_refs
+    from ovtool.stages.dataset_refs import resolve_dataset_refs
 
     return resolve_dataset_refs(recipe, dataset_dir)
 
@@ -134,7 +134,7 @@ def _run_stages(loaded: LoadedRecipe, options: RunOptions, record: RunRecord, ro
         with console.stdout_to_stderr():
             result = module.run(stage_recipe, ctx)
         if stage == "dataset":
-            from ovtool.stages.dataset import dataset_output
+            from ovtool.stages.dataset_refs import dataset_output
 
             dataset_dir = dataset_output(result, ctx)
         for warning in result.warnings:

@@ -9,7 +9,6 @@ folders (read with the key, plaintext only in memory).
 from __future__ import annotations
 
 import contextlib
-import json
 import tarfile
 import tempfile
 import zipfile
@@ -22,7 +21,9 @@ from ovtool.data.crypto import KeySource, is_encrypted, safe_relpath
 from ovtool.errors import UserError
 from ovtool.recipe.schema import Recipe
 from ovtool.recipe.sections.dataset import TEXT_OUTPUT_FORMATS, TEXT_VERBS, WRITING_VERBS, DatasetSection
-from ovtool.stages.context import Metric, Plot, StageContext, StageResult, Table
+from ovtool.stages.context import Metric, StageContext, StageResult, Table
+from ovtool.stages.dataset_stats import image_stats, image_validate
+from ovtool.stages.dataset_text import label_counts, text_stats, write_text
 
 NEEDS_MODEL = False
 NEEDS_OUTPUT = False  # detect and validate run without OUT; preflight asks for it where a verb writes
@@ -223,11 +224,11 @@ def _image_verb(section: DatasetSection, recipe: Recipe, path: Path, ctx: StageC
         result.details["format"] = fmt
         if section.verb == "stats":
             with ctx.step("statistics"):
-                _stats(dataset, section, result)
+                image_stats(dataset, section, result)
             return
         if section.verb == "validate":
             with ctx.step("validate"):
-                _validate(dataset, section, result)
+                image_validate(dataset, section, result)
             return
         if section.verb == "merge":
             dataset = _merge(dataset, section, ctx, result)
@@ -268,75 +269,6 @@ def _detect(path: Path, ctx: StageContext, result: StageResult) -> None:
         head += f" (reads as {chosen})"
     result.summary = head
     result.stdout_text = head + "\n" + "\n".join(f"  rejected {r[0]}: {r[2]}" for r in rows)
-
-
-def _stats(dataset: Any, section: DatasetSection, result: StageResult) -> None:
-    from ovtool.backends import datumaro_ops as ops
-
-    stats = ops.compute_stats(dataset, image_stats=section.image_stats)
-    total = sum(stats.items_per_subset.values())
-    result.metrics |= {
-        "items": Metric(total, "items"),
-        "annotations": Metric(sum(stats.annotations_per_type.values()), "annotations"),
-        "labels_used": Metric(len(stats.annotations_per_label), "labels"),
-        "unannotated_items": Metric(stats.unannotated_items, "items"),
-    }
-    if stats.image_sizes:
-        heights = [h for h, _ in stats.image_sizes]
-        widths = [w for _, w in stats.image_sizes]
-        result.metrics["image_height_mean"] = Metric(round(sum(heights) / len(heights), 1), "px")
-        result.metrics["image_width_mean"] = Metric(round(sum(widths) / len(widths), 1), "px")
-    result.details |= {
-        "items_per_subset": stats.items_per_subset, "items_per_label": stats.items_per_label,
-        "annotations_per_type": stats.annotations_per_type, "annotations_per_label": stats.annotations_per_label,
-        "image_sizes": _size_summary(stats.image_sizes), "box_sizes": _size_summary(stats.box_sizes),
-        "datumaro": stats.datumaro,
-    }  # fmt: skip
-    subsets = sorted(stats.items_per_subset)
-    labels = sorted({name for counts in stats.items_per_label.values() for name in counts})
-    rows = [[s, stats.items_per_subset[s]] for s in subsets]
-    result.tables.append(Table("Items per subset", ["subset", "items"], rows))
-    if labels:
-        rows = [[name, *[stats.items_per_label.get(s, {}).get(name, 0) for s in subsets],
-                 stats.annotations_per_label.get(name, 0)] for name in labels]  # fmt: skip
-        result.tables.append(Table("Items per label", ["label", *subsets, "annotations"], rows))
-    rows = sorted([k, v] for k, v in stats.annotations_per_type.items())
-    result.tables.append(Table("Annotations per type", ["type", "count"], rows))
-    result.plots = [Plot(title, png) for title, png in ops.stats_plots(stats)]
-    result.summary = (f"{total} items in {len(subsets)} subsets, {len(labels)} labels, "
-                      f"{sum(stats.annotations_per_type.values())} annotations")  # fmt: skip
-
-
-def _size_summary(sizes: list[tuple[Any, Any]]) -> dict[str, Any]:
-    """min/mean/max of each dimension (the full lists go into the plots, not run.json)."""
-    if not sizes:
-        return {"count": 0}
-    out: dict[str, Any] = {"count": len(sizes)}
-    for index, name in enumerate(("first", "second")):
-        values = [s[index] for s in sizes]
-        out[name] = {"min": min(values), "mean": round(sum(values) / len(values), 2), "max": max(values)}
-    return out
-
-
-def _validate(dataset: Any, section: DatasetSection, result: StageResult) -> None:
-    from ovtool.backends import datumaro_ops as ops
-
-    task = section.task or ops.guess_task(dataset)
-    report = ops.validate(dataset, task)
-    findings = report.get("validation_reports", [])
-    summary = report.get("summary", {})
-    errors = [f for f in findings if f.get("severity") == "error"]
-    result.details |= {"task": task, "summary": summary, "findings": findings, "statistics": report.get("statistics")}
-    result.metrics |= {k: Metric(summary.get(k, 0), "findings") for k in ("errors", "warnings", "infos")}
-    order = {"error": 0, "warning": 1, "info": 2}
-    rows = [[f.get("severity"), f.get("anomaly_type"), f.get("description"), f.get("item_id", ""), f.get("subset", "")]
-            for f in sorted(findings, key=lambda f: order.get(f.get("severity", ""), 3))]  # fmt: skip
-    result.tables.append(Table("Findings", ["severity", "type", "description", "item", "subset"], rows))
-    result.summary = (f"validate ({task}): {summary.get('errors', 0)} errors, {summary.get('warnings', 0)} warnings, "
-                      f"{summary.get('infos', 0)} infos")  # fmt: skip
-    if errors:
-        kinds = sorted({f.get("anomaly_type", "?") for f in errors})
-        result.check_failures.append(f"validation found {len(errors)} errors ({', '.join(kinds)}); see report.md")
 
 
 def _merge(dataset: Any, section: DatasetSection, ctx: StageContext, result: StageResult) -> Any:
@@ -423,7 +355,7 @@ def _text_verb(section: DatasetSection, recipe: Recipe, path: Path, ctx: StageCo
     seed = _seed(section, recipe)
     if section.verb == "stats":
         with ctx.step("statistics"):
-            _text_stats(ds, names, result)
+            text_stats(ds, names, result)
         return
     out = ctx.work_dir / DATASET_DIR
     fmt = section.output_format or "jsonl"
@@ -435,147 +367,12 @@ def _text_verb(section: DatasetSection, recipe: Recipe, path: Path, ctx: StageCo
         parts = {"sample": ds.shuffle(seed=seed).select(range(count))}
     with ctx.step(f"write {fmt}"):
         for name, part in parts.items():
-            _write_text(part, names, out, name, fmt)
+            write_text(part, names, out, name, fmt)
     sizes = {name: len(part) for name, part in parts.items()}
     result.details |= {"dataset": DATASET_DIR, "output_format": fmt, "parts": sizes, "seed": seed}
-    rows = [[name, size, *(_label_counts(parts[name], names).values() if names else [])]
+    rows = [[name, size, *(label_counts(parts[name], names).values() if names else [])]
             for name, size in sizes.items()]  # fmt: skip
     result.tables.append(Table("Parts written", ["part", "samples", *(names or [])], rows))
     result.metrics["samples"] = Metric(sum(sizes.values()), "samples", "samples written")
     written = ", ".join(f"{k} {v}" for k, v in sizes.items())
     result.summary = f"{section.verb}: {len(ds)} texts → {written} ({fmt})"
-
-
-def _label_counts(ds: Any, names: list[str] | Any) -> dict[str, int]:
-    counts = dict.fromkeys(names, 0)
-    for label in ds["label"]:
-        counts[names[label]] += 1
-    return counts
-
-
-def _text_stats(ds: Any, names: Any, result: StageResult) -> None:
-    import statistics
-
-    texts = list(ds["text"])
-    chars = [len(t) for t in texts]
-    words = [len(t.split()) for t in texts]
-    duplicates = len(texts) - len(set(texts))
-    result.metrics |= {
-        "samples": Metric(len(texts), "samples"),
-        "chars_mean": Metric(round(statistics.mean(chars), 1), "characters"),
-        "chars_median": Metric(statistics.median(chars), "characters"),
-        "words_mean": Metric(round(statistics.mean(words), 1), "words"),
-        "words_max": Metric(max(words), "words"),
-        "duplicate_texts": Metric(duplicates, "samples", "samples whose text equals an earlier sample's"),
-    }
-    counts = _label_counts(ds, names) if names else {}
-    result.details |= {"samples_per_label": counts, "chars": {"min": min(chars), "max": max(chars)},
-                       "words": {"min": min(words), "max": max(words)}}  # fmt: skip
-    if counts:
-        result.tables.append(Table("Samples per label", ["label", "samples"], [[k, v] for k, v in counts.items()]))
-    result.plots = [Plot(title, png) for title, png in _text_plots(counts, words)]
-    result.summary = f"{len(texts)} texts, {len(counts)} labels, {statistics.mean(words):.0f} words on average"
-
-
-def _text_plots(counts: dict[str, int], words: list[int]) -> list[tuple[str, bytes]]:
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figures = []
-    if counts:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.bar(list(counts), list(counts.values()))
-        ax.set_ylabel("samples")
-        figures.append(("Samples per label", fig))
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.hist(words, bins=40)
-    ax.set_xlabel("words per text")
-    ax.set_ylabel("texts")
-    figures.append(("Text length", fig))
-    out = []
-    for title, figure in figures:
-        buffer = io.BytesIO()
-        figure.tight_layout()
-        figure.savefig(buffer, format="png", dpi=80)
-        plt.close(figure)
-        out.append((title, buffer.getvalue()))
-    return out
-
-
-def _write_text(ds: Any, names: Any, out: Path, part: str, fmt: str) -> None:
-    """One part as jsonl/csv/parquet (label as its name) or as a folder per label of .txt files."""
-    import csv
-
-    rows = [{"text": row["text"], **({"label": names[row["label"]]} if names else {})} for row in ds]
-    out.mkdir(parents=True, exist_ok=True)
-    if fmt == "jsonl":
-        with open(out / f"{part}.jsonl", "w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    elif fmt == "csv":
-        with open(out / f"{part}.csv", "w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["text"])
-            writer.writeheader()
-            writer.writerows(rows)
-    elif fmt == "parquet":
-        import datasets
-
-        datasets.Dataset.from_list(rows).to_parquet(str(out / f"{part}.parquet"))
-    else:
-        for index, row in enumerate(rows):
-            folder = out / part / row.get("label", "unlabeled")
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / f"{index:06d}.txt").write_text(row["text"], encoding="utf-8")
-
-
-# ---------------------------------------------------------------- feeding later stages of the same run
-
-DATASET_REF = "@dataset"
-
-
-def dataset_output(result: StageResult, ctx: StageContext) -> Path | None:
-    """Where this stage's dataset was written (None for detect/stats/validate)."""
-    rel = result.details.get("dataset")
-    return ctx.work_dir / rel if rel else None
-
-
-def resolve_dataset_refs(model: Any, dataset_dir: Path | None) -> Any:
-    """A copy of `model` (the recipe, or any section) where every `path: "@dataset[/sub/path]"` points
-    into the dataset stage's output. For the runner: the loaded recipe (and recipe.yaml) keep the
-    reference; only the copy handed to later stages is resolved."""
-    from pydantic import BaseModel
-
-    if isinstance(model, BaseModel):
-        updates = {}
-        for name in type(model).model_fields:
-            value = getattr(model, name)
-            if name == "path" and isinstance(value, str) and _is_ref(value):
-                updates[name] = _resolve_ref(value, dataset_dir)
-            elif isinstance(value, (BaseModel, list, dict)):
-                resolved = resolve_dataset_refs(value, dataset_dir)
-                if resolved is not value:
-                    updates[name] = resolved
-        return model.model_copy(update=updates) if updates else model
-    if isinstance(model, list):
-        items = [resolve_dataset_refs(v, dataset_dir) for v in model]
-        return items if any(a is not b for a, b in zip(items, model, strict=True)) else model
-    if isinstance(model, dict):
-        mapped = {k: resolve_dataset_refs(v, dataset_dir) for k, v in model.items()}
-        return mapped if any(mapped[k] is not model[k] for k in model) else model
-    return model
-
-
-def _is_ref(value: str) -> bool:
-    return value == DATASET_REF or value.startswith(DATASET_REF + "/")
-
-
-def _resolve_ref(value: str, dataset_dir: Path | None) -> str:
-    if dataset_dir is None:
-        raise UserError(f"{value}: refers to the dataset stage, but this run has no `dataset:` section that "
-                        "writes a dataset (convert, split, filter, merge, decrypt, sample)")  # fmt: skip
-    sub = value[len(DATASET_REF) :].lstrip("/")
-    return str(dataset_dir / safe_relpath(sub, value)) if sub else str(dataset_dir)

@@ -59,7 +59,7 @@ def test_run_cvat_to_yolo_ultralytics_recipe(voc_dir: Path, tmp_path: Path) -> N
 
 
 def test_dataset_reference_resolves_for_later_stages(tmp_path: Path) -> None:
-    from ovtool.stages.dataset import resolve_dataset_refs
+    from ovtool.stages.dataset_refs import resolve_dataset_refs
 
     recipe = load_recipe(write(tmp_path, "dataset: {verb: split, path: x, ratios: {train: 1.0}}\n"
                                "quantize:\n  calibration: {path: '@dataset/train.jsonl'}\n")).recipe  # fmt: skip

@@ -1,0 +1,56 @@
+"""`path: "@dataset/..."` in a recipe: later stages of one `ovtool run` read what its dataset stage wrote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ovtool.data.crypto import safe_relpath
+from ovtool.errors import UserError
+from ovtool.stages.context import StageContext, StageResult
+
+DATASET_REF = "@dataset"
+
+
+def dataset_output(result: StageResult, ctx: StageContext) -> Path | None:
+    """Where this stage's dataset was written (None for detect/stats/validate)."""
+    rel = result.details.get("dataset")
+    return ctx.work_dir / rel if rel else None
+
+
+def resolve_dataset_refs(model: Any, dataset_dir: Path | None) -> Any:
+    """A copy of `model` (the recipe, or any section) where every `path: "@dataset[/sub/path]"` points
+    into the dataset stage's output. For the runner: the loaded recipe (and recipe.yaml) keep the
+    reference; only the copy handed to later stages is resolved."""
+    from pydantic import BaseModel
+
+    if isinstance(model, BaseModel):
+        updates = {}
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if name == "path" and isinstance(value, str) and _is_ref(value):
+                updates[name] = _resolve_ref(value, dataset_dir)
+            elif isinstance(value, (BaseModel, list, dict)):
+                resolved = resolve_dataset_refs(value, dataset_dir)
+                if resolved is not value:
+                    updates[name] = resolved
+        return model.model_copy(update=updates) if updates else model
+    if isinstance(model, list):
+        items = [resolve_dataset_refs(v, dataset_dir) for v in model]
+        return items if any(a is not b for a, b in zip(items, model, strict=True)) else model
+    if isinstance(model, dict):
+        mapped = {k: resolve_dataset_refs(v, dataset_dir) for k, v in model.items()}
+        return mapped if any(mapped[k] is not model[k] for k in model) else model
+    return model
+
+
+def _is_ref(value: str) -> bool:
+    return value == DATASET_REF or value.startswith(DATASET_REF + "/")
+
+
+def _resolve_ref(value: str, dataset_dir: Path | None) -> str:
+    if dataset_dir is None:
+        raise UserError(f"{value}: refers to the dataset stage, but this run has no `dataset:` section that "
+                        "writes a dataset (convert, split, filter, merge, decrypt, sample)")  # fmt: skip
+    sub = value[len(DATASET_REF) :].lstrip("/")
+    return str(dataset_dir / safe_relpath(sub, value)) if sub else str(dataset_dir)
