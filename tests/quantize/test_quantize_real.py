@@ -207,3 +207,33 @@ def test_quiet_run_keeps_library_chatter_off_both_streams(tmp_path: Path, tiny_m
     assert quiet.returncode == 0
     assert quiet.stderr == ""
     assert quiet.stdout.startswith("quantized (int8 PTQ)") and quiet.stdout.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_accuracy_control_on_minilm_bbc_reverts_real_layers(tmp_path: Path, minilm_bbc_ir: Path) -> None:
+    """nncf.quantize_with_accuracy_control on the real classifier, validation split, a similarity drop bound
+    tighter than INT8 can meet: layers are reverted, named in run.json and report.md, and exist in the IR."""
+    import openvino as ov
+
+    text = {"path": str(BBC_DIR), "max_length": 128}
+    recipe = {
+        "model": str(minilm_bbc_ir),
+        "quantize": {
+            "calibration": {**text, "split": "train", "samples": 32},
+            "evaluation": {**text, "split": "test", "samples": 40},
+            "model_type": "transformer",
+            "subset_size": 32,
+            "accuracy_control": {"metric": "similarity", "max_drop": 1e-5, "max_num_iterations": 2,
+                                 "validation": {**text, "split": "validation", "samples": 24}},
+            "quality": {"speed_seconds": 0},
+        },
+    }  # fmt: skip
+    proc = run_recipe(tmp_path, recipe)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = stage(tmp_path / "out")
+    reverted = result["details"]["reverted_to_float"]
+    assert reverted
+    names = {op.get_friendly_name() for op in ov.Core().read_model(minilm_bbc_ir / "openvino_model.xml").get_ops()}
+    assert set(reverted) <= names
+    assert "Reverted to float by accuracy control" in (tmp_path / "out" / "report.md").read_text()
+    assert result["metrics"]["size_compressed_mb"]["value"] < result["metrics"]["size_original_mb"]["value"]
