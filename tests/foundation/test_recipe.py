@@ -135,3 +135,13 @@ def test_every_starter_validates(tmp_path: Path) -> None:
     assert "convert" in kinds
     for kind in kinds:
         load_recipe(write(tmp_path, starter_text(kind)))
+
+
+def test_starters_are_the_shipped_recipes() -> None:
+    """`ovtool recipe init KIND` hands out a shipped recipe verbatim (the generic convert template aside), so a
+    change to a recipe in recipes/ cannot leave a stale copy behind in the starters."""
+    from ovtool.recipe.starters import available, starter_text
+
+    shipped = {path.read_text() for path in (ROOT / "recipes").glob("*.yaml")}
+    stale = [kind for kind in available() if kind != "convert" and starter_text(kind) not in shipped]
+    assert not stale, f"starters differing from every recipes/*.yaml: {stale}"
