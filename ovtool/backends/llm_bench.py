@@ -100,7 +100,7 @@ def read_prompt_text(path: str | None) -> str:
         from ovtool.backends.bench_text import PASSAGE
 
         return PASSAGE
-    from ovtool.data.text import load_text_corpus
+    from ovtool.data.corpus import load_text_corpus
 
     if not Path(path).exists():
         raise UserError(f"benchmark.prompt_text: {path} not found (give a .txt/.md file or a folder of them)")

@@ -3,8 +3,7 @@
 Every stage reads text through this module so that one file means the same samples everywhere:
 the same parsing, the same labels (ClassLabel, names sorted) and the same deterministic split.
 `bbc_splits` is the canonical BBC News split; its test split is never used for training or
-calibration. `load_text_corpus` turns long documents (plays, books) into paragraph chunks for LLM
-calibration and perplexity.
+calibration. Long documents (plays, books) become paragraph chunks in `ovtool.data.corpus`.
 
 `datasets`, `pyarrow` and friends are imported inside the functions: importing this module stays cheap.
 """
@@ -12,10 +11,8 @@ calibration and perplexity.
 from __future__ import annotations
 
 import contextlib
-import glob
 import random
-import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +26,7 @@ __all__ = [
     "FORMATS",
     "TextDataError",
     "bbc_splits",
-    "chunk_texts",
     "label_names",
-    "load_text_corpus",
     "load_text_dataset",
     "read_text_file",
     "split_dataset",
@@ -51,7 +46,7 @@ FORMATS: dict[str, str] = {
 _ALIASES = {"text": "txt", "lines": "txt", "files": "txt-files", "folder-per-label": "folder", "pq": "parquet"}
 _SUFFIXES = {".txt": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv",
              ".parquet": "parquet", ".pq": "parquet", ".md": "txt-files"}  # fmt: skip
-_CORPUS_SUFFIXES = (".txt", ".md")
+CORPUS_SUFFIXES = (".txt", ".md")
 
 # The canonical split every stage and script uses (train / validation / test, stratified, seed 0).
 CANONICAL_RATIOS: dict[str, float] = {"train": 0.8, "validation": 0.1, "test": 0.1}
@@ -100,7 +95,7 @@ def _detect_format(path: Path) -> str:
         subdirs = [d for d in path.iterdir() if d.is_dir() and not d.name.startswith(".")]
         if any(_label_files(d) for d in subdirs):
             return "folder"
-        if any(p.suffix.lower() in _CORPUS_SUFFIXES for p in path.rglob("*") if p.is_file()):
+        if any(p.suffix.lower() in CORPUS_SUFFIXES for p in path.rglob("*") if p.is_file()):
             return "txt-files"
         raise TextDataError(f"{path}: a folder with neither label subfolders of .txt files nor .txt/.md files "
                             "— give a data file or a folder-per-label")  # fmt: skip
@@ -217,6 +212,10 @@ def _select_fields(ds: datasets.Dataset, path: Path, text_field: str, label_fiel
     return _to_class_label(ds, path) if has_label else ds
 
 
+def is_glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")
+
+
 # ---------------------------------------------------------------- public API
 
 
@@ -248,13 +247,15 @@ def load_text_dataset(
     path = Path(path).expanduser()
     text_field = text_field or "text"
     name = _normalize_format(fmt) if fmt else None
-    if name is None and not path.exists() and _is_glob(str(path)):
+    if name is None and not path.exists() and is_glob(str(path)):
         name = "txt-files"
     if name != "txt-files" and not path.exists():
         raise TextDataError(f"{path}: no such file or folder — check the data path")
     name = name or _detect_format(path)
     if name == "txt-files":
         import datasets
+
+        from ovtool.data.corpus import load_text_corpus  # corpus imports this module: import here
 
         ds = datasets.Dataset.from_dict({"text": load_text_corpus(path, min_chars=0)})
     elif name == "folder":
@@ -359,128 +360,6 @@ def bbc_splits(root: str | Path, seed: int = 0) -> dict[str, datasets.Dataset]:
     """
     ds = load_text_dataset(Path(root), fmt="folder")
     return split_dataset(ds, ratios=CANONICAL_RATIOS, seed=seed, stratify=True)
-
-
-# ---------------------------------------------------------------- long documents → chunks
-
-_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
-_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])|(?<!\w)_(?!\s)(.+?)(?<!\s)_(?!\w)")
-
-
-def _strip_markdown(text: str) -> str:
-    """Plain prose from light Markdown (headings, bold, italics, hard breaks): the LLM should see text."""
-    lines = []
-    for line in text.splitlines():
-        line = _HEADING.sub("", line.rstrip())
-        line = _EMPHASIS.sub(lambda m: next(g for g in m.groups()[1:] if g is not None), line)
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def _pack(pieces: Iterable[str], max_chars: int) -> list[str]:
-    """Concatenate consecutive pieces while the result stays within max_chars."""
-    packed: list[str] = []
-    current = ""
-    for piece in pieces:
-        if current and len(current) + len(piece) > max_chars:
-            packed.append(current)
-            current = ""
-        current += piece
-    if current:
-        packed.append(current)
-    return packed
-
-
-def _split_long(paragraph: str, max_chars: int) -> list[str]:
-    """Cut a paragraph longer than max_chars at line breaks, else at spaces, else anywhere."""
-    pieces: list[str] = []
-    for line in paragraph.splitlines(keepends=True):
-        if len(line) <= max_chars:
-            pieces.append(line)
-            continue
-        for word in re.findall(r"\S+\s*|\s+", line):
-            if len(word) <= max_chars:
-                pieces.append(word)
-            else:  # one unbreakable run
-                pieces.extend(word[i : i + max_chars] for i in range(0, len(word), max_chars))
-    return [p.strip() for p in _pack(pieces, max_chars) if p.strip()]
-
-
-def chunk_texts(texts: Iterable[str], max_chars: int, *, min_chars: int = 0) -> list[str]:
-    """Pack each text's paragraphs (blank-line separated) into chunks of at most max_chars.
-
-    Why: LLM calibration and perplexity want samples of a bounded, similar length that end at natural
-    breaks. Chunks never span two texts; paragraphs longer than max_chars are cut at line breaks or
-    spaces; chunks shorter than min_chars (a title, a stray line) are dropped.
-    """
-    if max_chars <= 0:
-        raise TextDataError(f"max_chars must be > 0 (got {max_chars})")
-    chunks: list[str] = []
-    for text in texts:
-        paragraphs: list[str] = []
-        for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")):
-            block = block.strip()
-            if block:
-                paragraphs.extend(_split_long(block, max_chars) if len(block) > max_chars else [block])
-        current = ""
-        for paragraph in paragraphs:
-            if current and len(current) + 2 + len(paragraph) > max_chars:
-                chunks.append(current)
-                current = paragraph
-            else:
-                current = f"{current}\n\n{paragraph}" if current else paragraph
-        if current:
-            chunks.append(current)
-    return [chunk for chunk in chunks if len(chunk) >= min_chars]
-
-
-def _is_glob(pattern: str) -> bool:
-    return any(c in pattern for c in "*?[")
-
-
-def _corpus_files(path_or_glob: str | Path) -> list[Path]:
-    path = Path(path_or_glob).expanduser()
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in _CORPUS_SUFFIXES)
-    pattern = str(path)
-    if _is_glob(pattern):
-        return sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
-    raise TextDataError(f"{path}: no such file or folder — check the corpus path")
-
-
-def load_text_corpus(
-    path_or_glob: str | Path,
-    *,
-    min_chars: int = 200,
-    max_chars: int = 2000,
-    max_samples: int | None = None,
-    seed: int = 0,
-) -> list[str]:
-    """Paragraph chunks of real text from .txt/.md files, for LLM calibration and perplexity.
-
-    `path_or_glob` is a file, a folder (searched recursively for .txt/.md) or a glob such as
-    `.assets/shakespeare/plays/*/*.md`. Files are read in sorted order, Markdown is reduced to plain
-    text, and each file is chunked with `chunk_texts(max_chars, min_chars)`. With `max_samples`, that
-    many chunks are drawn with `seed` (in the drawn, random order); otherwise all chunks in file order.
-    """
-    files = _corpus_files(path_or_glob)
-    if not files:
-        raise TextDataError(f"{path_or_glob}: matches no .txt/.md files — check the corpus path or glob")
-    documents = []
-    for file in files:
-        text = read_text_file(file)
-        documents.append(_strip_markdown(text) if file.suffix.lower() == ".md" else text)
-    chunks = chunk_texts(documents, max_chars, min_chars=min_chars)
-    if not chunks:
-        raise TextDataError(f"{path_or_glob}: no text chunk of at least {min_chars} characters — "
-                            "lower min_chars or give longer texts")  # fmt: skip
-    if max_samples is not None:
-        if max_samples <= 0:
-            raise TextDataError(f"max_samples must be > 0 (got {max_samples})")
-        chunks = random.Random(seed).sample(chunks, min(max_samples, len(chunks)))
-    return chunks
 
 
 def texts_and_labels(ds: datasets.Dataset) -> tuple[list[str], list[int] | None]:

@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ovtool.data.corpus import chunk_texts, load_text_corpus
 from ovtool.data.text import (
     CANONICAL_RATIOS,
     TextDataError,
     bbc_splits,
-    chunk_texts,
     label_names,
-    load_text_corpus,
     load_text_dataset,
     split_dataset,
     texts_and_labels,
