@@ -39,3 +39,9 @@ class GateFailed(OvtoolError):
     """A gate of the recipe was not met (exit 3); the work itself was published."""
 
     exit_code = 3
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of a library's exception message (its name when empty): enough for a one-line error."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

@@ -1,4 +1,5 @@
-"""Datumaro's Python API behind `ovtool dataset`: detect, import, transform, export, stats, validate, merge.
+"""Datumaro's Python API behind `ovtool dataset`: detect, import, transform, export, merge (stats and
+validate: ovtool.backends.datumaro_stats).
 
 Why not shell out to `datum`: its exit codes say nothing (`datum validate` always exits 0), `datum stats`
 writes into the current directory, and errors arrive as tracebacks. Here every Datumaro error becomes
@@ -8,16 +9,14 @@ a UserError naming the file, and results come back as data for run.json and the 
 from __future__ import annotations
 
 import contextlib
-import io
 import random
-import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ovtool.errors import UserError
+from ovtool.errors import UserError, first_line
 
 ANNOTATION_SUFFIXES = (".xml", ".json", ".txt", ".yaml", ".csv")
 
@@ -131,18 +130,15 @@ def reading(root: Path) -> Iterator[None]:
         cause = _root_cause(exc)
         where = _file_in_traceback(cause, root)
         if where is not None:
-            raise UserError(f"{where}: {type(cause).__name__}: {_first_line(cause)} — fix this file") from exc
-        raise UserError(f"cannot read dataset {root}: {_first_line(exc)}") from exc
+            raise UserError(f"{where}: {type(cause).__name__}: {first_line(cause)} — fix this file") from exc
+        raise UserError(f"cannot read dataset {root}: {first_line(exc)}") from exc
     except DatumaroError as exc:
-        raise UserError(f"dataset {root}: {_first_line(exc)}") from exc
+        raise UserError(f"dataset {root}: {first_line(exc)}") from exc
     except (ValueError, KeyError, OSError) as exc:
         where = _file_in_traceback(_root_cause(exc), root) or f"dataset {root}"
-        raise UserError(f"{where}: {type(exc).__name__}: {_first_line(exc)}") from exc
+        raise UserError(f"{where}: {type(exc).__name__}: {first_line(exc)}") from exc
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -308,7 +304,7 @@ def export(dataset: Any, out: Path, fmt: str, *, save_media: bool, image_ext: st
     try:
         dataset.export(str(out), fmt, **kwargs)
     except DatumaroError as exc:
-        raise UserError(f"cannot write the dataset as {fmt}: {_first_line(exc)}") from exc
+        raise UserError(f"cannot write the dataset as {fmt}: {first_line(exc)}") from exc
 
 
 def merge(datasets: list[Any], policy: str) -> Any:
@@ -319,11 +315,11 @@ def merge(datasets: list[Any], policy: str) -> Any:
         merged = HLOps.merge(*datasets, merge_policy=policy)
         merged.init_cache()
     except DatumaroError as exc:
-        raise UserError(f"cannot merge the datasets ({policy}): {_first_line(exc)}") from exc
+        raise UserError(f"cannot merge the datasets ({policy}): {first_line(exc)}") from exc
     return merged
 
 
-# ---------------------------------------------------------------- stats
+# ---------------------------------------------------------------- labels
 
 
 def label_names(dataset: Any) -> list[str]:
@@ -331,135 +327,3 @@ def label_names(dataset: Any) -> list[str]:
 
     categories = dataset.categories().get(AnnotationType.label)
     return [c.name for c in categories.items] if categories is not None else []
-
-
-@dataclass
-class Stats:
-    """What `stats` measured: counts for run.json and tables, raw sizes for the plots."""
-
-    items_per_subset: dict[str, int]
-    items_per_label: dict[str, dict[str, int]]  # subset → label → items carrying it
-    annotations_per_type: dict[str, int]
-    annotations_per_label: dict[str, int]
-    image_sizes: list[tuple[int, int]]  # (height, width)
-    box_sizes: list[tuple[float, float]]  # (width, height) in pixels
-    unannotated_items: int
-    datumaro: dict[str, Any]
-
-
-def compute_stats(dataset: Any, *, image_stats: bool) -> Stats:
-    """Walk the items once; add Datumaro's own annotation (and optionally pixel) statistics."""
-    from datumaro.components.annotation import Bbox
-    from datumaro.components.operations import compute_ann_statistics, compute_image_statistics
-
-    names = label_names(dataset)
-    per_subset: Counter[str] = Counter()
-    per_label: dict[str, Counter[str]] = {}
-    ann_types: Counter[str] = Counter()
-    ann_labels: Counter[str] = Counter()
-    sizes: list[tuple[int, int]] = []
-    boxes: list[tuple[float, float]] = []
-    unannotated = 0
-    for item in dataset:
-        per_subset[item.subset] += 1
-        if not item.annotations:
-            unannotated += 1
-        seen = set()
-        for ann in item.annotations:
-            ann_types[ann.type.name] += 1
-            label = getattr(ann, "label", None)
-            if label is not None and 0 <= label < len(names):
-                ann_labels[names[label]] += 1
-                seen.add(names[label])
-            if isinstance(ann, Bbox):
-                boxes.append((float(ann.w), float(ann.h)))
-        for name in seen:
-            per_label.setdefault(item.subset, Counter())[name] += 1
-        size = getattr(item.media, "size", None) if item.media is not None else None
-        if size is not None:
-            sizes.append((int(size[0]), int(size[1])))
-    with warnings.catch_warnings():  # a FutureWarning about Datumaro 2.0 return types, not about the data
-        warnings.simplefilter("ignore", FutureWarning)
-        extra = {"annotations": _jsonable(compute_ann_statistics(dataset))}
-        if image_stats:
-            extra["images"] = _jsonable(compute_image_statistics(dataset))
-    return Stats(dict(per_subset), {s: dict(c) for s, c in per_label.items()}, dict(ann_types), dict(ann_labels),
-                 sizes, boxes, unannotated, extra)  # fmt: skip
-
-
-def _jsonable(value: Any) -> Any:
-    """Datumaro's reports use tuple keys and numpy numbers; run.json needs plain JSON."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):
-        return value.item()
-    return value
-
-
-def stats_plots(stats: Stats) -> list[tuple[str, bytes]]:
-    """(title, png) figures: items per label and subset, image sizes, box sizes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figures: list[tuple[str, bytes]] = []
-    labels = sorted({name for counts in stats.items_per_label.values() for name in counts})
-    if labels:
-        fig, ax = plt.subplots(figsize=(max(6, len(labels) * 0.5), 4))
-        bottom = [0] * len(labels)
-        for subset, counts in sorted(stats.items_per_label.items()):
-            values = [counts.get(name, 0) for name in labels]
-            ax.bar(labels, values, bottom=bottom, label=subset)
-            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-        ax.set_ylabel("items")
-        ax.legend(title="subset")
-        ax.tick_params(axis="x", rotation=60)
-        figures.append(("Items per label and subset", _png(fig)))
-    for title, points, xlabel, ylabel in (
-        ("Image sizes", [(w, h) for h, w in stats.image_sizes], "width (px)", "height (px)"),
-        ("Box sizes", stats.box_sizes, "box width (px)", "box height (px)"),
-    ):
-        if points:
-            fig, ax = plt.subplots(figsize=(5, 4))
-            ax.scatter([p[0] for p in points], [p[1] for p in points], s=8, alpha=0.5)
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(ylabel)
-            figures.append((title, _png(fig)))
-    return figures
-
-
-def _png(fig: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=80)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-# ---------------------------------------------------------------- validate
-
-
-def guess_task(dataset: Any) -> str:
-    """detection when there are boxes, segmentation for masks/polygons, else classification."""
-    kinds = {ann.type.name for item in dataset for ann in item.annotations}
-    if "bbox" in kinds:
-        return "detection"
-    if kinds & {"mask", "polygon", "ellipse"}:
-        return "segmentation"
-    return "classification"
-
-
-def validate(dataset: Any, task: str) -> dict[str, Any]:
-    """Datumaro's validator for `task`: {'validation_reports': [...], 'summary': {...}, 'statistics': {...}}."""
-    from datumaro.components.errors import DatumaroError
-    from datumaro.components.hl_ops import HLOps
-
-    try:
-        return _jsonable(HLOps.validate(dataset, task))
-    except DatumaroError as exc:
-        raise UserError(f"cannot validate as {task}: {_first_line(exc)}") from exc

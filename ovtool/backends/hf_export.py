@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ovtool.errors import UserError
+from ovtool.errors import UserError, first_line
 
 
 def infer_task_and_library(source: str, task: str | None, trust_remote_code: bool) -> tuple[str, str]:
@@ -24,7 +24,7 @@ def infer_task_and_library(source: str, task: str | None, trust_remote_code: boo
             task = _task_from_config(Path(source), library)
         resolved = infer_task(task or "auto", source, library_name=library, trust_remote_code=trust_remote_code)
     except (OSError, KeyError, ValueError, RuntimeError) as exc:
-        raise UserError(f"cannot read the Hugging Face model {source}: {_first_line(exc)}") from exc
+        raise UserError(f"cannot read the Hugging Face model {source}: {first_line(exc)}") from exc
     return resolved, library
 
 
@@ -79,10 +79,7 @@ def export_hf(
                 f"{source} ships its own model code: set convert.trust_remote_code: true "
                 "(or --trust-remote-code) if you trust it"
             ) from exc
-        raise UserError(f"cannot export {source}: {_first_line(exc)}") from exc
+        raise UserError(f"cannot export {source}: {first_line(exc)}") from exc
     return {"task": resolved_task, "library": library}
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from ovtool.errors import RecipeError
+from ovtool.errors import RecipeError, first_line
 
 
 def parse_set(item: str) -> tuple[list[str], Any]:
@@ -18,7 +18,7 @@ def parse_set(item: str) -> tuple[list[str], Any]:
     try:
         value = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError as exc:
-        raise RecipeError([f"--set {item!r}: the value is not valid YAML ({_first_line(exc)})"]) from exc
+        raise RecipeError([f"--set {item!r}: the value is not valid YAML ({first_line(exc)})"]) from exc
     return path, value
 
 
@@ -46,5 +46,3 @@ def apply_overrides(raw: dict[str, Any], sets: list[str], flags: dict[str, Any])
     return raw
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
