@@ -2,53 +2,34 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
+from ovtool.plotting import png, pyplot
 from ovtool.stages.context import Plot
-
-
-def _png(figure: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    figure.tight_layout()
-    figure.savefig(buffer, format="png", dpi=90)
-    plt.close(figure)
-    return buffer.getvalue()
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def static_plots(latencies: dict[str, list[float]], throughput: dict[str, float]) -> list[Plot]:
     """Latency distribution per model (box plot) and throughput per model (bars)."""
-    plt = _pyplot()
+    plt = pyplot()
     labels = list(latencies)
     fig, ax = plt.subplots(figsize=(7, 0.6 * len(labels) + 1.8))
     ax.boxplot([latencies[label] for label in labels], vert=False, showfliers=True, whis=(1, 99))
     ax.set_yticks(range(1, len(labels) + 1), labels)
     ax.set_xlabel("latency per inference (ms); whiskers p1–p99")
-    plots = [Plot("Latency distribution", _png(fig))]
+    plots = [Plot("Latency distribution", png(fig))]
     fig, ax = plt.subplots(figsize=(7, 0.6 * len(throughput) + 1.8))
     ax.barh(list(throughput), list(throughput.values()), color="#3b75af")
     ax.invert_yaxis()
     ax.set_xlabel("throughput (inferences/s)")
     for i, value in enumerate(throughput.values()):
         ax.text(value, i, f" {value:.1f}", va="center")
-    plots.append(Plot("Throughput per model", _png(fig)))
+    plots.append(Plot("Throughput per model", png(fig)))
     return plots
 
 
 def llm_plots(records: list[dict[str, Any]]) -> list[Plot]:
     """TTFT and TPOT against prompt length, one line per model (first output length)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ttft_ax, tpot_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
     for record in records:
         first_output = record["points"][0]["output_tokens"]
@@ -63,4 +44,4 @@ def llm_plots(records: list[dict[str, Any]]) -> list[Plot]:
         ax.set_ylabel(what)
         ax.grid(alpha=0.3)
         ax.legend()
-    return [Plot("TTFT and TPOT per prompt length", _png(fig))]
+    return [Plot("TTFT and TPOT per prompt length", png(fig))]

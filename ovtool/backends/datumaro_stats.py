@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from typing import Any
 
 from ovtool.backends.datumaro_ops import label_names
 from ovtool.errors import UserError, first_line
+from ovtool.plotting import png, pyplot
 
 
 @dataclass
@@ -79,10 +79,7 @@ def _jsonable(value: Any) -> Any:
 
 def stats_plots(stats: Stats) -> list[tuple[str, bytes]]:
     """(title, png) figures: items per label and subset, image sizes, box sizes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figures: list[tuple[str, bytes]] = []
     labels = sorted({name for counts in stats.items_per_label.values() for name in counts})
@@ -96,7 +93,7 @@ def stats_plots(stats: Stats) -> list[tuple[str, bytes]]:
         ax.set_ylabel("items")
         ax.legend(title="subset")
         ax.tick_params(axis="x", rotation=60)
-        figures.append(("Items per label and subset", _png(fig)))
+        figures.append(("Items per label and subset", png(fig)))
     for title, points, xlabel, ylabel in (
         ("Image sizes", [(w, h) for h, w in stats.image_sizes], "width (px)", "height (px)"),
         ("Box sizes", stats.box_sizes, "box width (px)", "box height (px)"),
@@ -106,18 +103,8 @@ def stats_plots(stats: Stats) -> list[tuple[str, bytes]]:
             ax.scatter([p[0] for p in points], [p[1] for p in points], s=8, alpha=0.5)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
-            figures.append((title, _png(fig)))
+            figures.append((title, png(fig)))
     return figures
-
-
-def _png(fig: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=80)
-    plt.close(fig)
-    return buffer.getvalue()
 
 
 # ---------------------------------------------------------------- validate

@@ -41,12 +41,9 @@ def text_stats(ds: Any, names: Any, result: StageResult) -> None:
 
 
 def _text_plots(counts: dict[str, int], words: list[int]) -> list[tuple[str, bytes]]:
-    import io
+    from ovtool.plotting import png, pyplot
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figures = []
     if counts:
@@ -59,14 +56,7 @@ def _text_plots(counts: dict[str, int], words: list[int]) -> list[tuple[str, byt
     ax.set_xlabel("words per text")
     ax.set_ylabel("texts")
     figures.append(("Text length", fig))
-    out = []
-    for title, figure in figures:
-        buffer = io.BytesIO()
-        figure.tight_layout()
-        figure.savefig(buffer, format="png", dpi=80)
-        plt.close(figure)
-        out.append((title, buffer.getvalue()))
-    return out
+    return [(title, png(figure)) for title, figure in figures]
 
 
 def write_text(ds: Any, names: Any, out: Path, part: str, fmt: str) -> None:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
+
+from ovtool.plotting import png, pyplot
 
 
 def layer_bars(rows: list[list[Any]], title: str) -> bytes:
     """PNG with three panels from structured.layer_table rows: heads, FFN neurons, parameters per layer."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     layers = [r[0] for r in rows]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
@@ -28,38 +26,24 @@ def layer_bars(rows: list[list[Any]], title: str) -> bytes:
     axes[2].set_xlabel("layer")
     axes[2].set_xticks(layers)
     fig.suptitle(title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig)
 
 
 def curve(history: list[dict[str, float]], title: str) -> bytes:
     """PNG of validation accuracy over training steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 3.2))
     ax.plot([h["step"] for h in history], [h["eval_accuracy"] for h in history], marker="o")
     ax.set_xlabel("step")
     ax.set_ylabel("validation accuracy")
     ax.set_title(title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig)
 
 
 def bars(labels: list[str], values: list[float], title: str) -> bytes:
     """PNG of one horizontal bar per label (sparsity per tensor)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.18 * len(labels))))
     ax.barh(range(len(labels)), values, color="#2b7bba")
@@ -68,8 +52,4 @@ def bars(labels: list[str], values: list[float], title: str) -> bytes:
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_title(title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+    return png(fig)
