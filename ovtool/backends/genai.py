@@ -78,6 +78,8 @@ def choose_precision(
     near-tied tokens, and a speculative result must equal plain decoding.
     """
     choice = perf.inference_precision
+    if "INFERENCE_PRECISION_HINT" in perf.properties:  # the raw property wins over the named key
+        return str(perf.properties["INFERENCE_PRECISION_HINT"]), "asked for in performance.properties"
     if choice == "default":
         return None, "device default (asked for)"
     if choice != "auto":

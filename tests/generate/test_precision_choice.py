@@ -51,3 +51,9 @@ def test_auto_precision_rule(tmp_path: Path, asked: str, device: str, int8: bool
                                       exact_speculative=speculative)  # fmt: skip
     assert precision == expected
     assert why
+
+
+def test_a_raw_property_wins_over_auto(tmp_path: Path) -> None:
+    perf = PerformanceSection(properties={"INFERENCE_PRECISION_HINT": "bf16"})
+    precision, why = choose_precision(perf, "CPU", _tiny_ir(tmp_path / "m", True), exact_speculative=True)
+    assert precision == "bf16" and "properties" in why
