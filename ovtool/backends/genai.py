@@ -93,14 +93,13 @@ def choose_precision(
     return None, "auto: device default (uncompressed weights decode faster in the default precision)"
 
 
-def default_inference_precision(device: str) -> str | None:
-    """What the device runs with when the recipe does not say (bf16 on CPUs that have it)."""
-    import openvino as ov
+def precision_for(section: GenerateSection, model_dir: Path) -> tuple[str | None, str]:
+    """`choose_precision` for a generate section: what `ovtool generate` runs this IR with, and why.
 
-    try:
-        return ov.Core().get_property(device, "INFERENCE_PRECISION_HINT").get_type_name()
-    except RuntimeError:
-        return None
+    quantize and benchmark time LLMs with `precision_for(GenerateSection(), folder)` — the way users run them.
+    """
+    exact = section.speculative is not None and not section.do_sample
+    return choose_precision(section.performance, section.device, model_dir, exact_speculative=exact)
 
 
 @dataclass

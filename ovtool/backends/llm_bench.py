@@ -122,10 +122,10 @@ def load(label: str, folder: Path, section: BenchmarkSection, text: str) -> LLMT
     properties: dict[str, Any] = dict(section.config)
     asked = section.precision
     if asked == "auto":  # as `ovtool generate` would run this IR
-        from ovtool.backends.genai import choose_precision
-        from ovtool.recipe.sections.generate import PerformanceSection
+        from ovtool.backends.genai import precision_for
+        from ovtool.recipe.sections.generate import GenerateSection
 
-        asked = choose_precision(PerformanceSection(), section.device, folder, exact_speculative=False)[0]
+        asked = precision_for(GenerateSection(device=section.device), folder)[0]
     if asked is not None:
         properties["INFERENCE_PRECISION_HINT"] = asked
     if section.threads is not None:

@@ -79,8 +79,7 @@ def _session(recipe: Any, source: str, tmp: Path) -> None:
     with console.stdout_to_stderr():
         model_dir, _ = resolve_ir(source, tmp / "model", ctx, recipe)
         draft_dir = resolve_ir(spec.draft, tmp / "draft", ctx, recipe)[0] if spec and spec.draft else None
-        precision, _ = genai.choose_precision(section.performance, section.device, model_dir,
-                                              exact_speculative=spec is not None and not section.do_sample)  # fmt: skip
+        precision, _ = genai.precision_for(section, model_dir)
         with ctx.step("load pipeline"):
             pipeline = genai.load_pipeline(
                 model_dir, section.device, genai.device_properties(section.performance, precision),

@@ -135,8 +135,7 @@ def run(recipe: Recipe, ctx: StageContext) -> StageResult:
     draft_dir = None
     if spec is not None and spec.draft is not None:
         draft_dir, _ = resolve_ir(spec.draft, ctx.work_dir / "draft", ctx, recipe)
-    precision, why = genai.choose_precision(section.performance, section.device, model_dir,
-                                            exact_speculative=spec is not None and not section.do_sample)  # fmt: skip
+    precision, why = genai.precision_for(section, model_dir)
     props = genai.device_properties(section.performance, precision)
     console.detail(f"inference precision: {precision or 'device default'} ({why})")
     compare = spec is not None and spec.compare_plain
@@ -210,7 +209,7 @@ def _result(
     section: GenerateSection, ctx: StageContext, items: list[PromptItem], main: DecodePass,
     plain: DecodePass | None, props: dict[str, Any], converted_dir: Path | None,
 ) -> StageResult:  # fmt: skip
-    from ovtool.backends.genai import default_inference_precision
+    from ovtool.backends.ov_bench import device_default_precision
 
     stats = main.stats
     ttft = sum(stats.ttft_ms) / len(stats.ttft_ms)
@@ -228,7 +227,7 @@ def _result(
     }
     result.gate_values = {"tokens_per_s": stats.tokens_per_s, "ttft_ms": ttft}
     kind = _kind(section)
-    precision = props.get("INFERENCE_PRECISION_HINT") or default_inference_precision(section.device)
+    precision = props.get("INFERENCE_PRECISION_HINT") or device_default_precision(section.device)
     result.details = {
         "model": str(converted_dir or ""), "device": section.device, "device_properties": props,
         "inference_precision": precision, "chat_template_applied": main.chat_template_applied,

@@ -212,7 +212,11 @@ def _measure(section: QuantizeSection, xml: Path, io: Any, held: Any, ctx: Stage
                                                          q.embedding_model)  # fmt: skip
             measured["generation"] = agreement.__dict__
             if q.speed_seconds > 0:
-                precisions = [_generate_precision(folder) for folder in (xml.parent, ctx.model_dir)]
+                from ovtool.backends.genai import precision_for
+                from ovtool.recipe.sections.generate import GenerateSection
+
+                # each IR as `ovtool generate` runs it: users deploy it that way, so time it that way
+                precisions = [precision_for(GenerateSection(), folder)[0] for folder in (xml.parent, ctx.model_dir)]
                 with ctx.step("tokens/s of both (the precision `ovtool generate` picks for each)"):
                     rates = quality.llm_tokens_per_s_pair([xml.parent, ctx.model_dir], prompts[:3], 64, precisions)
                     measured["tokens_per_s_original"], measured["tokens_per_s_compressed"] = rates
@@ -225,22 +229,20 @@ def _measure(section: QuantizeSection, xml: Path, io: Any, held: Any, ctx: Stage
             got = quality.outputs(quality.compile_model(new_xml, q.inference_precision), held.inputs)
             measured["outputs"] = quality.compare_outputs(ref, got, held.labels).__dict__
         if q.speed_seconds > 0:
+            from ovtool.backends.ov_bench import device_default_precision
+
+            # the original at the device default and, where that is not f32, at f32 too — interleaved
+            xmls = [xml, new_xml]
+            precisions: list[str | None] = [None, None]
+            if device_default_precision("CPU") != "f32":
+                xmls.append(xml)
+                precisions.append("f32")
             with ctx.step("throughput of both"):
-                # the original at the device default and at f32 (when the default is not f32), interleaved
-                speeds = quality.throughput_pair([xml, new_xml, xml], held.inputs[0], q.speed_seconds,
-                                                 precisions=[None, None, "f32"])  # fmt: skip
+                speeds = quality.throughput_pair(xmls, held.inputs[0], q.speed_seconds, precisions=precisions)
                 measured["speed_original"], measured["speed_compressed"] = speeds[0], speeds[1]
-                if speeds[0]["precision"] != "f32":
+                if len(speeds) == 3:
                     measured["speed_original_f32"] = speeds[2]
     result.details["quality"] = measured
-
-
-def _generate_precision(folder: Path) -> str | None:
-    """What `ovtool generate` runs this IR with on CPU (auto): users deploy it that way, so time it that way."""
-    from ovtool.backends.genai import choose_precision
-    from ovtool.recipe.sections.generate import PerformanceSection
-
-    return choose_precision(PerformanceSection(), "CPU", folder, exact_speculative=False)[0]
 
 
 def _has_tokenizer_ir(folder: Path) -> bool:
