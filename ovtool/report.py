@@ -15,7 +15,8 @@ from typing import Any
 
 from ovtool import __version__
 from ovtool.gates import GateOutcome
-from ovtool.stages.context import StageContext, StageResult, Table
+from ovtool.context import StageContext
+from ovtool.results import StageResult, Table
 
 LIBRARIES = (
     "openvino", "openvino-tokenizers", "openvino-genai", "nncf", "optimum-intel", "optimum",
@@ -62,7 +63,7 @@ class StageRecord:
         r = self.result
         return {
             "stage": r.stage,
-            "input": self.ctx.input_model,
+            "input": None if self.ctx.input.model is None else str(self.ctx.input.model),
             "model": self.model_rel,
             "summary": r.summary,
             "metrics": {k: m.as_dict() for k, m in r.metrics.items()},

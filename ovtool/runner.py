@@ -7,16 +7,17 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ovtool import console
 from ovtool.artifacts import RunFolder, sha256_path
 from ovtool.errors import GateFailed, UserError
 from ovtool.gates import evaluate
+from ovtool.context import DatasetOutput, ModelRef, Pending, StageContext, StageInput
 from ovtool.recipe.loader import LoadedRecipe
-from ovtool.recipe.schema import Recipe
 from ovtool.report import RunRecord, StageRecord, now_iso, write_reports
-from ovtool.stages import load_stage
-from ovtool.stages.context import StageContext
+from ovtool.stages.base import Stage
+from ovtool.stages.registry import get_stage
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,29 @@ class RunOptions:
     dry_run: bool = False
 
 
-def _stage_input(loaded: LoadedRecipe, stage: str, previous: str | None) -> str | None:
-    section = getattr(loaded.recipe, stage, None)
-    own = getattr(section, "input", None) if section is not None else None
-    return own or previous or loaded.recipe.model
+def _inputs(loaded: LoadedRecipe, stage: Stage[Any], previous: ModelRef | None,
+            dataset: DatasetOutput | None) -> StageInput:
+    """The typed input the runner hands `stage`: its model and what it needs from other sections."""
+    recipe = loaded.recipe
+    own = getattr(getattr(recipe, stage.name, None), "input", None)
+    return StageInput(
+        model=own or previous or recipe.model,
+        source_model=recipe.model,
+        dataset=dataset,
+        convert=recipe.convert,
+        gates=recipe.gates,
+        output=Path(recipe.output) if recipe.output else None,
+    )
+
+
+def _section(loaded: LoadedRecipe, stage: Stage[Any], dataset: DatasetOutput | None) -> Any:
+    """The stage's own section with `@dataset/...` paths pointing into this run's dataset output.
+
+    recipe.yaml keeps the reference (the loaded recipe itself is never changed).
+    """
+    from ovtool.stages.dataset_refs import resolve_dataset_refs
+
+    return resolve_dataset_refs(stage.section_of(loaded.recipe), dataset.path if dataset else None)
 
 
 def _hash_inputs(loaded: LoadedRecipe, stages: list[str]) -> dict[str, dict[str, str]]:
@@ -53,36 +73,32 @@ def _hash_inputs(loaded: LoadedRecipe, stages: list[str]) -> dict[str, dict[str,
     return hashes
 
 
-def _contexts(loaded: LoadedRecipe, options: RunOptions, root: Path) -> list[tuple[str, StageContext]]:
-    nested = options.command == "run"
-    return [
-        (stage, StageContext(stage=stage, work_dir=root / stage if nested else root, input_model=None,
-                             seed=loaded.recipe.seed))
-        for stage in options.stages
-    ]  # fmt: skip
+def _work_dir(options: RunOptions, root: Path, stage: str) -> Path:
+    return root / stage if options.command == "run" else root
 
 
 def preflight(loaded: LoadedRecipe, options: RunOptions) -> None:
     """Everything --dry-run checks: output policy, inputs, and each stage's own checks."""
     recipe = loaded.recipe
-    modules = {stage: load_stage(stage) for stage in options.stages}
-    if recipe.output is None and any(m.NEEDS_OUTPUT for m in modules.values()):
+    stages = [get_stage(name) for name in options.stages]
+    if recipe.output is None and any(s.needs_output for s in stages):
         raise UserError("no output folder: pass -o OUT or set `output:` in the recipe")
     if recipe.output is not None:
         RunFolder(Path(recipe.output), options.overwrite).check()
-    previous: str | None = None
     root = Path(recipe.output or ".")
-    # where `@dataset/...` paths will point once the dataset stage ran (a dangling one fails here)
-    planned = _contexts(loaded, options, root)[0][1].work_dir / "dataset" if "dataset" in options.stages else None
-    for stage, ctx in _contexts(loaded, options, root):
-        ctx.input_model = _stage_input(loaded, stage, previous)
-        if modules[stage].NEEDS_MODEL and not ctx.input_model:
-            raise UserError(f"{stage}: no model: pass -m MODEL or set `model:` in the recipe")
-        if stage != "dataset":
-            _with_dataset_refs(recipe, planned)  # a dangling `@dataset` reference fails here
-        modules[stage].preflight(recipe, ctx)
-        if modules[stage].NEEDS_MODEL:
-            previous = f"<output of {stage}>"
+    previous: ModelRef | None = None
+    dataset: DatasetOutput | None = None
+    for stage in stages:
+        ctx = StageContext(stage=stage.name, work_dir=_work_dir(options, root, stage.name),
+                           input=_inputs(loaded, stage, previous, dataset), seed=recipe.seed)  # fmt: skip
+        if stage.needs_model and not ctx.input.model:
+            raise UserError(f"{stage.name}: no model: pass -m MODEL or set `model:` in the recipe")
+        section = _section(loaded, stage, dataset)  # a dangling `@dataset` reference fails here
+        stage.preflight(section, ctx)
+        if stage.name == "dataset":  # where `@dataset/...` paths will point once it ran
+            dataset = DatasetOutput(ctx.work_dir / "dataset", pending=True)
+        if stage.needs_model and stage.produces_model:
+            previous = Pending(stage.name)
 
 
 def execute(loaded: LoadedRecipe, options: RunOptions) -> RunRecord | None:
@@ -113,32 +129,20 @@ def execute(loaded: LoadedRecipe, options: RunOptions) -> RunRecord | None:
     return record
 
 
-def _with_dataset_refs(recipe: Recipe, dataset_dir: Path | None) -> Recipe:
-    """The recipe a later stage sees: `path: "@dataset/..."` resolved into this run's dataset output.
-
-    recipe.yaml keeps the reference (the loaded recipe itself is never changed).
-    """
-    from ovtool.stages.dataset_refs import resolve_dataset_refs
-
-    return resolve_dataset_refs(recipe, dataset_dir)
-
-
 def _run_stages(loaded: LoadedRecipe, options: RunOptions, record: RunRecord, root: Path) -> None:
-    previous: str | None = None
-    dataset_dir: Path | None = None
-    for stage, ctx in _contexts(loaded, options, root):
-        ctx.input_model = _stage_input(loaded, stage, previous)
+    previous: ModelRef | None = None
+    dataset: DatasetOutput | None = None
+    for stage in (get_stage(name) for name in options.stages):
+        ctx = StageContext(stage=stage.name, work_dir=_work_dir(options, root, stage.name),
+                           input=_inputs(loaded, stage, previous, dataset), seed=loaded.recipe.seed)  # fmt: skip
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
-        module = load_stage(stage)
-        stage_recipe = loaded.recipe if stage == "dataset" else _with_dataset_refs(loaded.recipe, dataset_dir)
+        section = _section(loaded, stage, dataset)
         with console.stdout_to_stderr():
-            result = module.run(stage_recipe, ctx)
-        if stage == "dataset":
-            from ovtool.stages.dataset_refs import dataset_output
-
-            dataset_dir = dataset_output(result, ctx)
+            result = stage.run(section, ctx)
+        if result.dataset_dir is not None:
+            dataset = DatasetOutput(result.dataset_dir)
         for warning in result.warnings:
-            console.warn(f"{stage}: {warning}")
+            console.warn(f"{stage.name}: {warning}")
         model_rel = None
         if result.model_dir is not None:
             model_rel = os.path.relpath(result.model_dir, root)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ovtool.plotting import png, pyplot
-from ovtool.stages.context import Plot
+from ovtool.results import Plot
 
 
 def static_plots(latencies: dict[str, list[float]], throughput: dict[str, float]) -> list[Plot]:

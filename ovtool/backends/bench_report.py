@@ -11,7 +11,7 @@ import io
 from typing import Any
 
 from ovtool.backends.bench_stats import ratio
-from ovtool.stages.context import Metric, Table
+from ovtool.results import Metric, Table
 
 
 def add_static_ratios(records: list[dict[str, Any]], pytorch: dict[str, Any] | None) -> None:

@@ -70,7 +70,7 @@ def run_chat(
 def _session(recipe: Any, source: str, tmp: Path) -> None:
     from ovtool import console
     from ovtool.backends import genai
-    from ovtool.stages.context import StageContext
+    from ovtool.context import StageContext
     from ovtool.stages.generate import resolve_ir
 
     section = recipe.generate

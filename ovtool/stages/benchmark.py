@@ -21,7 +21,8 @@ from ovtool import console
 from ovtool.errors import UserError
 from ovtool.recipe.schema import Recipe
 from ovtool.recipe.sections.benchmark import INPUT_PLACEHOLDER, MODEL_PLACEHOLDER, BenchmarkSection
-from ovtool.stages.context import Metric, StageContext, StageResult
+from ovtool.context import StageContext
+from ovtool.results import Metric, StageResult
 
 NEEDS_MODEL = False  # models come from benchmark.models or the stage input; checked in preflight
 NEEDS_OUTPUT = True

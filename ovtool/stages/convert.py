@@ -8,18 +8,13 @@ from typing import Any
 
 from ovtool.backends.detect import detect_format, find_ir_xml
 from ovtool.errors import UserError
-from ovtool.recipe.schema import Recipe
 from ovtool.recipe.sections.convert import ConvertSection
-from ovtool.stages.context import Metric, StageContext, StageResult, Table
+from ovtool.stages.base import Stage
+from ovtool.context import Pending, StageContext
+from ovtool.results import Metric, StageResult, Table
 
-NEEDS_MODEL = True
-NEEDS_OUTPUT = True
 FILE_FORMATS = ("onnx", "tflite", "tf", "paddle", "pytorch")
 TOKENIZER_XMLS = ("openvino_tokenizer.xml", "openvino_detokenizer.xml")
-
-
-def _section(recipe: Recipe) -> ConvertSection:
-    return recipe.convert or ConvertSection()
 
 
 def check_options(section: ConvertSection, fmt: str) -> None:
@@ -32,15 +27,14 @@ def check_options(section: ConvertSection, fmt: str) -> None:
         raise UserError(f"convert.trust_remote_code applies to Hugging Face models, not to {fmt}")
 
 
-def preflight(recipe: Recipe, ctx: StageContext) -> None:
-    section = _section(recipe)
-    assert ctx.input_model is not None
-    if ctx.input_model.startswith("<output of"):
+def preflight(section: ConvertSection, ctx: StageContext) -> None:
+    source = ctx.input.model
+    if source is None or isinstance(source, Pending):
         return
-    fmt = detect_format(ctx.input_model, section.source_format)
+    fmt = detect_format(source, section.source_format)
     check_options(section, fmt)
     if fmt == "gguf":
-        _gguf_file(ctx.input_model)  # a corrupt GGUF fails here, in a second, not after loading weights
+        _gguf_file(source)  # a corrupt GGUF fails here, in a second, not after loading weights
 
 
 def _gguf_file(source: str) -> Path:
@@ -154,13 +148,12 @@ def ensure_ir(source: str, work_dir: Path, ctx: StageContext, section: ConvertSe
     return work_dir / "openvino_model.xml"
 
 
-def run(recipe: Recipe, ctx: StageContext) -> StageResult:
+def run(section: ConvertSection, ctx: StageContext) -> StageResult:
     from ovtool.backends.ir_info import describe_ir
 
-    assert ctx.input_model is not None
-    section = _section(recipe)
+    source = ctx.input.model_path
     out_dir = ctx.model_dir
-    facts = convert_to_ir(ctx.input_model, section, out_dir, ctx)
+    facts = convert_to_ir(source, section, out_dir, ctx)
     with ctx.step("inspect IR"):
         ir = describe_ir(out_dir / "openvino_model.xml")
     tokenizer = all((out_dir / name).exists() for name in TOKENIZER_XMLS)
@@ -195,7 +188,10 @@ def run(recipe: Recipe, ctx: StageContext) -> StageResult:
                ["stateful (KV cache inside)", ir["stateful"]], ["tokenizer IR", tokenizer]]),
     ]  # fmt: skip
     result.summary = (
-        f"converted {facts['source_format']} {ctx.input_model} → {out_dir.name}/openvino_model.xml "
+        f"converted {facts['source_format']} {source} → {out_dir.name}/openvino_model.xml "
         f"({ir['size_bytes'] / 2**20:.1f} MiB, {ir['weight_elements'] / 1e6:.1f}M weights)"
     )
     return result
+
+
+STAGE = Stage(name="convert", section_type=ConvertSection, preflight=preflight, run=run, optional_section=True)

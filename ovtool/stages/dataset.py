@@ -21,7 +21,8 @@ from ovtool.data.crypto import KeySource, is_encrypted, safe_relpath
 from ovtool.errors import UserError
 from ovtool.recipe.schema import Recipe
 from ovtool.recipe.sections.dataset import TEXT_OUTPUT_FORMATS, TEXT_VERBS, WRITING_VERBS, DatasetSection
-from ovtool.stages.context import Metric, StageContext, StageResult, Table
+from ovtool.context import StageContext
+from ovtool.results import Metric, StageResult, Table
 from ovtool.stages.dataset_stats import image_stats, image_validate
 from ovtool.stages.dataset_text import label_counts, text_stats, write_text
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from ovtool.data.crypto import safe_relpath
 from ovtool.errors import UserError
-from ovtool.stages.context import StageContext, StageResult
+from ovtool.context import StageContext
+from ovtool.results import StageResult
 
 DATASET_REF = "@dataset"
 

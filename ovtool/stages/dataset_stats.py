@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ovtool.recipe.sections.dataset import DatasetSection
-from ovtool.stages.context import Metric, Plot, StageResult, Table
+from ovtool.results import Metric, Plot, StageResult, Table
 
 
 def image_stats(dataset: Any, section: DatasetSection, result: StageResult) -> None:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ovtool.stages.context import Metric, Plot, StageResult, Table
+from ovtool.results import Metric, Plot, StageResult, Table
 
 
 def label_counts(ds: Any, names: list[str] | Any) -> dict[str, int]:

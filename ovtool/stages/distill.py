@@ -14,7 +14,8 @@ from typing import Any
 from ovtool.errors import UserError
 from ovtool.recipe.schema import Recipe
 from ovtool.recipe.sections.distill import DistillSection
-from ovtool.stages.context import Metric, Plot, StageContext, StageResult, Table
+from ovtool.context import StageContext
+from ovtool.results import Metric, Plot, StageResult, Table
 
 NEEDS_MODEL = True
 NEEDS_OUTPUT = True

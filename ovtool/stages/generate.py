@@ -17,7 +17,8 @@ from ovtool.backends.genai import DecodeStats, ItemResult, check_tokenizer_ir
 from ovtool.errors import UserError
 from ovtool.recipe.schema import Recipe
 from ovtool.recipe.sections.generate import GenerateSection
-from ovtool.stages.context import Metric, StageContext, StageResult, Table
+from ovtool.context import StageContext
+from ovtool.results import Metric, StageResult, Table
 
 NEEDS_MODEL = True
 NEEDS_OUTPUT = False

@@ -12,7 +12,8 @@ from ovtool.backends.detect import detect_format, find_ir_xml
 from ovtool.errors import UserError
 from ovtool.recipe.schema import Recipe
 from ovtool.recipe.sections.quantize import QuantizeSection
-from ovtool.stages.context import StageContext, StageResult
+from ovtool.context import StageContext
+from ovtool.results import StageResult
 from ovtool.stages.quantize_report import fill_report
 
 NEEDS_MODEL = True

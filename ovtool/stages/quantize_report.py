@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ovtool.recipe.sections.quantize import QuantizeSection
-from ovtool.stages.context import Metric, StageResult, Table
+from ovtool.results import Metric, StageResult, Table
 
 
 def fill_report(result: StageResult, section: QuantizeSection, io: Any, calib: Any, held: Any, facts: dict[str, Any],

@@ -9,7 +9,8 @@ from typing import Any
 
 from ovtool.errors import UserError
 from ovtool.recipe.sections.data import DataSpec
-from ovtool.stages.context import Metric, StageContext
+from ovtool.context import StageContext
+from ovtool.results import Metric
 from ovtool.training import data as tdata
 from ovtool.training.evaluate import ThroughputProbe, compare_throughput, ir_accuracy, ir_size_bytes
 

@@ -1,15 +1,14 @@
-"""What a stage gets (StageContext) and what it gives back (StageResult) — typed, no loose dicts."""
+"""What a stage gives back: StageResult and the typed pieces it carries (Metric, Table, Plot).
+
+The bottom layer: backends, training, stages and report all import these; this module imports nothing
+of ovtool's. Results stay typed until `ovtool/report.py` serialises them once.
+"""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from ovtool import console
-from ovtool.measure import PeakMemorySampler, StepMeasurement, Stopwatch
 
 
 @dataclass
@@ -62,32 +61,5 @@ class StageResult:
     # like a failed gate, with these lines as the reason.
     check_failures: list[str] = field(default_factory=list)
     extra_files: list[str] = field(default_factory=list)
-
-
-@dataclass
-class StageContext:
-    """Where a stage works and what it reads; `step()` times and measures each piece of work."""
-
-    stage: str
-    work_dir: Path
-    input_model: str | None
-    seed: int = 0
-    steps: list[StepMeasurement] = field(default_factory=list)
-
-    @property
-    def model_dir(self) -> Path:
-        return self.work_dir / "model"
-
-    @contextlib.contextmanager
-    def step(self, name: str) -> Iterator[StepMeasurement]:
-        """Record wall time and peak RSS of a named step; progress line on stderr."""
-        measurement = StepMeasurement(name=name)
-        console.info(f"▸ {self.stage}: {name} …")
-        with PeakMemorySampler() as memory, Stopwatch() as watch:
-            yield measurement
-        measurement.seconds = watch.seconds
-        measurement.peak_rss_bytes = memory.peak
-        self.steps.append(measurement)
-        console.info(
-            f"✓ {self.stage}: {name} ({watch.seconds:.1f} s, peak {memory.peak / 2**20:.0f} MiB)"
-        )
+    # Where a dataset stage wrote its dataset (`@dataset/...` in later stages points here).
+    dataset_dir: Path | None = None
