@@ -150,6 +150,16 @@ def _run_stages(loaded: LoadedRecipe, options: RunOptions, record: RunRecord, ro
         record.stages.append(StageRecord(result=result, ctx=ctx, model_rel=model_rel))
 
 
+def single_stage(loaded: LoadedRecipe, name: str, work_dir: Path) -> tuple[Any, StageContext]:
+    """One stage's section and context outside a run (`generate --chat`): wired here, published nowhere."""
+    stage = get_stage(name)
+    ctx = StageContext(stage=name, work_dir=work_dir, input=_inputs(loaded, stage, None, None),
+                       seed=loaded.recipe.seed)  # fmt: skip
+    if stage.needs_model and not ctx.input.model:
+        raise UserError(f"{stage.name}: no model: pass -m MODEL or set `model:` in the recipe")
+    return _section(loaded, stage, None), ctx
+
+
 def _finish(loaded: LoadedRecipe, record: RunRecord, options: RunOptions, root: Path, start: float) -> None:
     values = {s.result.stage: s.result.gate_values for s in record.stages}
     record.gates = evaluate(loaded.recipe.gates, values, strict=options.command == "run")

@@ -32,7 +32,7 @@ def check_tokenizer_ir(model_dir: Path) -> None:
 
 
 def device_properties(perf: PerformanceSection, inference_precision: str | None = None) -> dict[str, Any]:
-    """Recipe performance settings → OpenVINO property names (precision as chosen by `choose_precision`)."""
+    """Recipe performance settings → OpenVINO property names (precision as chosen by ovtool.stages.precision)."""
     props: dict[str, Any] = {}
     if perf.kv_cache_precision:
         props["KV_CACHE_PRECISION"] = perf.kv_cache_precision
@@ -52,7 +52,10 @@ COMPRESSED_WEIGHT_TYPES = frozenset({"i8", "u8", "i4", "u4", "nf4", "f4e2m1", "f
 
 
 def weights_compressed(model_dir: Path) -> bool:
-    """True when most weight elements of the IR are stored in a compressed (integer/fp8/nf4) type."""
+    """True when most weight elements of the IR are stored in a compressed (integer/fp8/nf4) type.
+
+    A fact about the IR; what to do about it (the precision choice) is decided in ovtool.stages.precision.
+    """
     from ovtool.backends.detect import find_ir_xml
     from ovtool.backends.ir_info import read_model, weight_precisions
 
@@ -64,42 +67,16 @@ def weights_compressed(model_dir: Path) -> bool:
     return compressed * 2 > sum(mix.values())
 
 
-def choose_precision(
-    perf: PerformanceSection, device: str, model_dir: Path, *, exact_speculative: bool
-) -> tuple[str | None, str]:
-    """(INFERENCE_PRECISION_HINT to set or None, why) for the recipe's `inference_precision`.
-
-    `auto` exists because the CPU's bf16 default is the slow choice for decoding weight-compressed LLMs:
-    with f32 activations the CPU plugin quantizes activations dynamically and runs int8 kernels on the
-    int4/int8 weights (SmolLM2 INT4 on this Xeon: 8.1 vs 12.0 ms per token), while bf16 decompresses the
-    weights first. The price is a slower prefill on long prompts (about 1.6x TTFT at 1,900 tokens), and
-    fp16 IRs decode faster in bf16, so they keep the device default. Greedy speculative decoding also asks
-    for f32: its multi-token verification rounds differently from one-token steps in bf16 and flips
-    near-tied tokens, and a speculative result must equal plain decoding.
-    """
-    choice = perf.inference_precision
-    if "INFERENCE_PRECISION_HINT" in perf.properties:  # the raw property wins over the named key
-        return str(perf.properties["INFERENCE_PRECISION_HINT"]), "asked for in performance.properties"
-    if choice == "default":
-        return None, "device default (asked for)"
-    if choice != "auto":
-        return choice, "asked for in the recipe"
-    if not device.upper().startswith("CPU"):
-        return None, f"auto: device default on {device}"
-    if exact_speculative:
-        return "f32", "auto: f32 so greedy speculative output equals plain greedy output"
-    if weights_compressed(model_dir):
-        return "f32", "auto: f32 decodes weight-compressed IRs faster on CPU (dynamic int8 activations)"
-    return None, "auto: device default (uncompressed weights decode faster in the default precision)"
-
-
 def precision_for(section: GenerateSection, model_dir: Path) -> tuple[str | None, str]:
-    """`choose_precision` for a generate section: what `ovtool generate` runs this IR with, and why.
+    """Thin re-export of `ovtool.stages.precision.precision_for` (the policy moved to the stage layer).
 
-    quantize and benchmark time LLMs with `precision_for(GenerateSection(), folder)` — the way users run them.
+    Temporary: kept only so the call sites not migrated yet (stages/quantize.py, backends/llm_bench.py)
+    keep working; new code imports `ovtool.stages.precision`. It is an upward (backend → stage) import, so
+    delete it once those callers move — a layer contract will flag it.
     """
-    exact = section.speculative is not None and not section.do_sample
-    return choose_precision(section.performance, section.device, model_dir, exact_speculative=exact)
+    from ovtool.stages.precision import precision_for as stage_precision_for
+
+    return stage_precision_for(section, model_dir)
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The generate stage: prompts → text with openvino_genai, measured (TTFT, TPOT, tokens/s, peak RSS).
 
 With `speculative:` the same prompts are also decoded plainly in the same run, so the report
-gives the speedup and acceptance rate measured side by side, never assumed.
+gives the speedup and acceptance rate measured side by side, never assumed. `generate --chat` uses the
+same model resolution and precision choice (`prepare`) through `ovtool.stages.generate_session`.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ from typing import Any
 from ovtool import console
 from ovtool.backends.detect import detect_format, find_ir_xml
 from ovtool.backends.genai import DecodeStats, ItemResult, check_tokenizer_ir
+from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
-from ovtool.recipe.schema import Recipe
+from ovtool.recipe.sections.convert import ConvertSection
 from ovtool.recipe.sections.generate import GenerateSection
-from ovtool.context import StageContext
 from ovtool.results import Metric, StageResult, Table
+from ovtool.stages.base import Stage
+from ovtool.stages.precision import precision_for
 
-NEEDS_MODEL = True
-NEEDS_OUTPUT = False
 OUTPUTS_FILE = "outputs.jsonl"
 NO_PROMPT = "no prompt: pass -p PROMPT, -p - (stdin), --prompt-file FILE, --prompts FILE.jsonl, or --chat"
 
@@ -30,10 +31,6 @@ NO_PROMPT = "no prompt: pass -p PROMPT, -p - (stdin), --prompt-file FILE, --prom
 class PromptItem:
     prompt: str
     id: Any = None
-
-
-def section_of(recipe: Recipe) -> GenerateSection:
-    return recipe.generate or GenerateSection()
 
 
 def _read_text(path_text: str, what: str) -> str:
@@ -93,8 +90,6 @@ def check_model_source(source: str, what: str = "model") -> None:
     """An IR given directly must carry its tokenizer IRs; other sources are converted (with them)."""
     path = Path(source)
     if not path.exists():
-        if source.startswith("<output of"):
-            return
         try:
             detect_format(source)
         except UserError as exc:
@@ -105,40 +100,65 @@ def check_model_source(source: str, what: str = "model") -> None:
         check_tokenizer_ir(xml.parent)
 
 
-def preflight(recipe: Recipe, ctx: StageContext) -> None:
-    section = section_of(recipe)
-    load_prompts(section)
-    assert ctx.input_model is not None
-    check_model_source(ctx.input_model)
+def check_models(section: GenerateSection, ctx: StageContext) -> None:
+    """The model and the draft exist (or are convertible) and carry tokenizer IRs; prompts not checked.
+
+    `generate --chat` runs only this: its prompts come interactively.
+    """
+    model = ctx.input.model
+    if model is not None and not isinstance(model, Pending):  # an earlier stage's output is checked by it
+        check_model_source(model)
     if section.speculative is not None and section.speculative.draft is not None:
         check_model_source(section.speculative.draft, "speculative.draft")
 
 
-def resolve_ir(source: str, work_dir: Path, ctx: StageContext, recipe: Recipe) -> tuple[Path, bool]:
+def preflight(section: GenerateSection, ctx: StageContext) -> None:
+    load_prompts(section)
+    check_models(section, ctx)
+
+
+def resolve_ir(source: str, work_dir: Path, ctx: StageContext,
+               convert: ConvertSection | None) -> tuple[Path, bool]:  # fmt: skip
     """(IR folder, converted?) — non-IR sources are converted into work_dir (published in OUT)."""
     from ovtool.stages.convert import ensure_ir
 
     path = Path(source)
     already_ir = path.exists() and find_ir_xml(path) is not None
-    xml = ensure_ir(source, work_dir, ctx, recipe.convert)
+    xml = ensure_ir(source, work_dir, ctx, convert)
     check_tokenizer_ir(xml.parent)
     return xml.parent, not already_ir
 
 
-def run(recipe: Recipe, ctx: StageContext) -> StageResult:
+@dataclass
+class Prepared:
+    """What decoding needs before a pipeline is built: IR folders and device properties (and why)."""
+
+    model_dir: Path
+    converted: bool  # the input was converted into ctx.model_dir (so OUT/model holds it)
+    draft_dir: Path | None
+    props: dict[str, Any]
+    precision_reason: str
+
+
+def prepare(section: GenerateSection, ctx: StageContext) -> Prepared:
+    """Resolve the model (and draft) to IRs and choose the inference precision — shared by run and chat."""
     from ovtool.backends import genai
 
-    section = section_of(recipe)
-    items = load_prompts(section)
-    assert ctx.input_model is not None
-    model_dir, converted = resolve_ir(ctx.input_model, ctx.model_dir, ctx, recipe)
+    model_dir, converted = resolve_ir(ctx.input.model_path, ctx.model_dir, ctx, ctx.input.convert)
     spec = section.speculative
     draft_dir = None
     if spec is not None and spec.draft is not None:
-        draft_dir, _ = resolve_ir(spec.draft, ctx.work_dir / "draft", ctx, recipe)
-    precision, why = genai.precision_for(section, model_dir)
-    props = genai.device_properties(section.performance, precision)
+        draft_dir, _ = resolve_ir(spec.draft, ctx.work_dir / "draft", ctx, ctx.input.convert)
+    precision, why = precision_for(section, model_dir)
     console.detail(f"inference precision: {precision or 'device default'} ({why})")
+    props = genai.device_properties(section.performance, precision)
+    return Prepared(model_dir, converted, draft_dir, props, why)
+
+
+def run(section: GenerateSection, ctx: StageContext) -> StageResult:
+    items = load_prompts(section)
+    ready = prepare(section, ctx)
+    model_dir, props, spec = ready.model_dir, ready.props, section.speculative
     compare = spec is not None and spec.compare_plain
     prompts = [item.prompt for item in items]
 
@@ -148,10 +168,10 @@ def run(recipe: Recipe, ctx: StageContext) -> StageResult:
     kind_name = {None: "decode", "draft": "speculative decoding", "prompt_lookup": "prompt-lookup decoding"}
     main = _decode_pass(
         ctx, kind_name[_kind(section)], model_dir, section, props, prompts, warm=compare,
-        draft_dir=draft_dir, prompt_lookup=bool(spec and spec.prompt_lookup),
+        draft_dir=ready.draft_dir, prompt_lookup=bool(spec and spec.prompt_lookup),
     )  # fmt: skip
-    result = _result(section, ctx, items, main, plain, props, model_dir if converted else None)
-    result.details["inference_precision_reason"] = why
+    result = _result(section, ctx, items, main, plain, props, model_dir if ready.converted else None)
+    result.details["inference_precision_reason"] = ready.precision_reason
     if section.prompts is not None:
         _write_outputs(ctx.work_dir / OUTPUTS_FILE, items, main.stats.items)
         result.extra_files.append(OUTPUTS_FILE)
@@ -320,3 +340,7 @@ def _metrics_line(result: StageResult) -> str:
     if "acceptance_rate" in m:
         text += f" · acceptance {m['acceptance_rate'].value:.1%}"
     return text
+
+
+STAGE = Stage(name="generate", section_type=GenerateSection, preflight=preflight, run=run,
+              needs_output=False, produces_model=False, optional_section=True)  # fmt: skip

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ovtool.backends.genai import choose_precision, weights_compressed
+from ovtool.backends.genai import weights_compressed
 from ovtool.recipe.sections.generate import PerformanceSection
+from ovtool.stages.precision import choose_precision
 
 
 def _tiny_ir(folder: Path, int8_weights: bool) -> Path:
