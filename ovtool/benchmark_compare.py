@@ -7,6 +7,7 @@ their labels. Differences are in percent of run A: (B − A) / A × 100.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,13 +33,17 @@ LLM_FIGURES = (
 )
 
 
+# The one speed figure a regression is measured on, per mode.
+HEADLINE = {"static": "throughput_inferences_per_s", "llm": "generation_tokens_per_s"}
+
+
 @dataclass
 class BenchmarkRun:
-    """The benchmark stage of a run.json: its mode and its model records by label."""
+    """The benchmark stage of a run.json: its mode and its model records (as read from JSON) by label."""
 
     path: Path
     mode: str
-    models: dict[str, dict[str, Any]]
+    models: Mapping[str, Any]
 
 
 def load_benchmark_run(path: Path) -> BenchmarkRun:
@@ -58,7 +63,8 @@ def load_benchmark_run(path: Path) -> BenchmarkRun:
     return BenchmarkRun(path, details["mode"], {m["label"]: m for m in details["models"]})
 
 
-def _pairs(a: BenchmarkRun, b: BenchmarkRun) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+def _pairs(a: BenchmarkRun, b: BenchmarkRun) -> list[tuple[str, Any, Any]]:
+    """(shown label, A's model, B's model) for the models both runs measured."""
     if a.mode != b.mode:
         raise UserError(f"cannot compare a {a.mode} run ({a.path}) with a {b.mode} run ({b.path})")
     common = [label for label in a.models if label in b.models]
@@ -142,15 +148,15 @@ def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
-def regression_pct(baseline: Path, mode: str, records: list[dict[str, Any]]) -> tuple[float, dict[str, Any]]:
-    """The largest slowdown (percent, positive = slower) of this run's models against a baseline run."""
-    from ovtool.backends.bench_report import headline
+def regression_pct(baseline: Path, mode: str, current: dict[str, float]) -> tuple[float, dict[str, Any]]:
+    """The largest slowdown (percent, positive = slower) of this run's models against a baseline run.
 
+    `current` is this run's headline figure (inferences/s, or generation tokens/s for LLMs) by label.
+    """
     base = load_benchmark_run(baseline)
-    current = BenchmarkRun(Path("this run"), mode, {r["label"]: r for r in records})
     per_model: dict[str, float] = {}
-    for label, old, new in _pairs(base, current):
-        before, after = headline(mode, old), headline(mode, new)
+    for label, old, after in _pairs(base, BenchmarkRun(Path("this run"), mode, current)):
+        before = old[HEADLINE[mode]]
         per_model[label] = round((before - after) / before * 100, 2) if before else 0.0
     worst = max(per_model.values())
     return worst, {"baseline_run": str(base.path), "slowdown_pct_by_model": per_model,

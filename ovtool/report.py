@@ -51,6 +51,17 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def plain(value: Any) -> Any:
+    """JSON-ready form of a stage's details: typed results (anything with `as_dict()`) serialised here, once."""
+    if hasattr(value, "as_dict"):
+        return plain(value.as_dict())
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    return value
+
+
 @dataclass
 class StageRecord:
     """One stage's result plus how it ran, as stored in run.json."""
@@ -67,7 +78,7 @@ class StageRecord:
             "model": self.model_rel,
             "summary": r.summary,
             "metrics": {k: m.as_dict() for k, m in r.metrics.items()},
-            "details": r.details,
+            "details": plain(r.details),
             "tables": [{"title": t.title, "columns": t.columns, "rows": t.rows} for t in r.tables],
             "gate_values": r.gate_values,
             "steps": [s.as_dict() for s in self.ctx.steps],

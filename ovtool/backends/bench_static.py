@@ -13,7 +13,6 @@ from typing import Any, Protocol
 
 from ovtool.backends import ov_bench
 from ovtool.backends.bench_inputs import FALLBACK_VOCAB, random_inputs, resolve_shapes, text_inputs, vocab_size
-from ovtool.backends.bench_stats import summarize_ms
 from ovtool.measure import current_rss_bytes
 from ovtool.recipe.sections.benchmark import BenchmarkSection
 
@@ -48,33 +47,6 @@ class StaticTarget:
     def throughput(self) -> float:
         """Inferences per second over the measured runs."""
         return self.stats.iterations / self.stats.seconds if self.stats.seconds else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON-able record of this model (units in the keys)."""
-        throughput = self.throughput()
-        return {
-            "label": self.label,
-            "kind": "static",
-            "xml": str(self.xml),
-            "precision": self.compiled.precision,
-            "input_shapes": self.shapes,
-            "input_data": self.input_data,
-            "batch": self.batch,
-            "infer_requests": self.compiled.nireq,
-            "streams": self.compiled.properties.get("NUM_STREAMS"),
-            "threads": self.compiled.properties.get("INFERENCE_NUM_THREADS"),
-            "compiled_properties": self.compiled.properties,
-            "iterations": self.stats.iterations,
-            "measured_s": round(self.stats.seconds, 3),
-            "throughput_inferences_per_s": round(throughput, 3),
-            "throughput_items_per_s": round(throughput * self.batch, 3),
-            "latency_ms": summarize_ms(self.stats.latencies_ms),
-            "first_inference_ms": round(self.first_inference_ms, 3),
-            "compile_ms": round(self.compiled.compile_s * 1000, 3),
-            "rss_added_mb": round(self.rss_added_bytes / 2**20, 1),
-            "profile_top_ops": self.profile,
-            "execution_graph": self.profile_graph,
-        }
 
 
 def load(label: str, xml: Path, section: BenchmarkSection, seed: int, texts: list[str] | None) -> StaticTarget:

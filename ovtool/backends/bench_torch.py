@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ovtool.backends.bench_stats import summarize_ms
 from ovtool.errors import UserError
 from ovtool.measure import current_rss_bytes
 
@@ -25,6 +24,7 @@ class TorchTarget:
     batch: int
     load_s: float
     dtype: str
+    threads: int = 0  # torch's intra-op threads
     rss_added_bytes: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     seconds: float = 0.0
@@ -53,27 +53,6 @@ class TorchTarget:
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.folder.iterdir() if p.suffix in WEIGHT_SUFFIXES)
 
-    def as_dict(self) -> dict[str, Any]:
-        import torch
-
-        throughput = self.iterations / self.seconds if self.seconds else 0.0
-        return {
-            "label": self.label,
-            "kind": "pytorch",
-            "folder": str(self.folder),
-            "precision": self.dtype,
-            "torch_threads": torch.get_num_threads(),
-            "batch": self.batch,
-            "iterations": self.iterations,
-            "measured_s": round(self.seconds, 3),
-            "throughput_inferences_per_s": round(throughput, 3),
-            "throughput_items_per_s": round(throughput * self.batch, 3),
-            "latency_ms": summarize_ms(self.latencies_ms),
-            "load_ms": round(self.load_s * 1000, 3),
-            "rss_added_mb": round(self.rss_added_bytes / 2**20, 1),
-            "size_mb": round(self.size_bytes() / 2**20, 3),
-        }
-
 
 def load(folder: Path, batch_inputs: dict[str, Any], batch: int) -> TorchTarget:
     """The model class its config names (else AutoModel), in eval mode, with the OpenVINO inputs."""
@@ -100,6 +79,6 @@ def load(folder: Path, batch_inputs: dict[str, Any], batch: int) -> TorchTarget:
         ) from exc
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
     dtype = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}.get(dtype, dtype)
-    target = TorchTarget("pytorch eager", folder, model, inputs, batch, load_s, dtype)
+    target = TorchTarget("pytorch eager", folder, model, inputs, batch, load_s, dtype, torch.get_num_threads())
     target.rss_added_bytes = max(current_rss_bytes() - rss_before, 0)
     return target

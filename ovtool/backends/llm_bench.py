@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ovtool.backends.bench_stats import summarize_ms
 from ovtool.errors import UserError, WorkFailed
 from ovtool.measure import current_rss_bytes
 from ovtool.recipe.sections.benchmark import BenchmarkSection
@@ -34,29 +33,6 @@ class LLMPoint:
     generate_ms: list[float] = field(default_factory=list)
     generated: list[int] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        import numpy as np
-
-        def mean(values: list[float]) -> float:
-            return round(float(np.mean(values)), 3) if values else 0.0
-
-        tokens = summarize_ms(self.token_ms)
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "output_tokens": self.output_tokens,
-            "runs": len(self.ttft_ms),
-            "ttft_ms": mean(self.ttft_ms),
-            "ttft_ms_runs": [round(v, 3) for v in self.ttft_ms],
-            "tpot_ms": mean(self.tpot_ms),
-            "tpot_p90_ms": tokens.get("p90", 0.0),
-            "tpot_ms_distribution": tokens,
-            "generation_tokens_per_s": mean(self.tokens_per_s),
-            "generation_tokens_per_s_runs": [round(v, 3) for v in self.tokens_per_s],
-            "end_to_end_tokens_per_s": round(
-                sum(self.generated) / (sum(self.generate_ms) / 1000), 3) if self.generate_ms else 0.0,
-            "generate_ms": mean(self.generate_ms),
-        }  # fmt: skip
-
 
 @dataclass
 class LLMTarget:
@@ -70,28 +46,6 @@ class LLMTarget:
     precision: str
     rss_added_bytes: int = 0
     points: dict[tuple[int, int], LLMPoint] = field(default_factory=dict)
-
-    def headline(self) -> dict[str, float]:
-        """Figures the gates and ratios use: mean tokens/s over all lengths, TTFT at the longest prompt."""
-        rows = [p.as_dict() for p in self.points.values()]
-        longest = max(r["prompt_tokens"] for r in rows)
-        return {
-            "generation_tokens_per_s": round(sum(r["generation_tokens_per_s"] for r in rows) / len(rows), 3),
-            "ttft_ms_longest_prompt": max(r["ttft_ms"] for r in rows if r["prompt_tokens"] == longest),
-            "tpot_ms": round(sum(r["tpot_ms"] for r in rows) / len(rows), 3),
-        }
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "kind": "llm",
-            "xml": str(self.folder / "openvino_model.xml"),
-            "precision": self.precision,
-            "pipeline_load_ms": round(self.load_s * 1000, 3),
-            "rss_added_mb": round(self.rss_added_bytes / 2**20, 1),
-            "points": [p.as_dict() for p in self.points.values()],
-            **self.headline(),
-        }
 
 
 def read_prompt_text(path: str | None) -> str:
@@ -205,6 +159,12 @@ def _record(point: LLMPoint, metrics: Any) -> None:
     point.generated.append(int(metrics.get_num_generated_tokens()))
     # µs → ms; one duration per token after the first (TPOT is their mean)
     point.token_ms.extend(d / 1000 for d in metrics.raw_metrics.m_durations)
+
+
+def genai_version() -> str:
+    import openvino_genai as ov_genai
+
+    return str(ov_genai.__version__)
 
 
 def release(targets: list[LLMTarget]) -> None:

@@ -261,6 +261,12 @@ def device_name(device: str) -> str:
         return device
 
 
+def openvino_version() -> str:
+    import openvino as ov
+
+    return str(ov.get_version())
+
+
 def device_default_precision(device: str) -> str:
     import openvino as ov
 

@@ -12,34 +12,20 @@ import json
 import random
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ovtool import console
+from ovtool.context import ModelRef, Pending, StageContext
 from ovtool.errors import UserError
-from ovtool.recipe.schema import Recipe
 from ovtool.recipe.sections.benchmark import INPUT_PLACEHOLDER, MODEL_PLACEHOLDER, BenchmarkSection
-from ovtool.context import StageContext
 from ovtool.results import Metric, StageResult
+from ovtool.stages.base import Stage
+from ovtool.stages.benchmark_records import LLMRecord, ModelSpec, StaticRecord, TorchRecord
 
-NEEDS_MODEL = False  # models come from benchmark.models or the stage input; checked in preflight
-NEEDS_OUTPUT = True
 TOKENIZER_XMLS = ("openvino_tokenizer.xml", "openvino_detokenizer.xml")
 DEFAULT_TEXT_SAMPLES = 64
-PENDING = "<output of"
-
-
-@dataclass
-class ModelSpec:
-    """A model to measure: its label, where it came from, its IR and what kind of run it needs."""
-
-    label: str
-    source: str
-    xml: Path
-    ir: dict[str, Any]
-    kind: str
 
 
 @contextlib.contextmanager
@@ -63,30 +49,29 @@ def timed_step(ctx: StageContext, name: str) -> Iterator[None]:
     )
 
 
-def _section(recipe: Recipe) -> BenchmarkSection:
-    return recipe.benchmark or BenchmarkSection()
+def model_sources(section: BenchmarkSection, ctx: StageContext) -> list[ModelRef]:
+    """benchmark.models with placeholders resolved, else the stage input (or `model:`).
 
-
-def model_sources(recipe: Recipe, ctx: StageContext) -> list[str]:
-    """benchmark.models with placeholders resolved, else the stage input (or `model:`)."""
-    section = _section(recipe)
-    sources: list[str] = []
-    for item in section.models or ([ctx.input_model] if ctx.input_model else []):
+    At preflight the stage input may be `Pending` (the output of an earlier stage of this run).
+    """
+    model = ctx.input.model
+    sources: list[ModelRef] = []
+    for item in section.models or ([model] if model else []):
         if item == MODEL_PLACEHOLDER:
-            if not recipe.model:
+            if not ctx.input.source_model:
                 raise UserError(f"benchmark.models uses {MODEL_PLACEHOLDER} but the recipe has no `model:`")
-            item = recipe.model
+            item = ctx.input.source_model
         elif item == INPUT_PLACEHOLDER:
-            if not ctx.input_model:
+            if not model:
                 raise UserError(f"benchmark.models uses {INPUT_PLACEHOLDER} but this stage has no input model")
-            item = ctx.input_model
+            item = model
         sources.append(item)
     if not sources:
         raise UserError("benchmark: no model: pass -m MODEL (repeat -m to compare several) or set `model:`")
     return sources
 
 
-def labels_for(section: BenchmarkSection, sources: list[str]) -> list[str]:
+def labels_for(section: BenchmarkSection, sources: Sequence[ModelRef]) -> list[str]:
     """The recipe's labels, else names from the paths (OUT/model → OUT), made unique."""
     if section.labels:
         return list(section.labels)
@@ -100,9 +85,9 @@ def labels_for(section: BenchmarkSection, sources: list[str]) -> list[str]:
     return labels
 
 
-def _label_from_path(source: str) -> str:
-    if source.startswith(PENDING):
-        return source.removeprefix(PENDING).strip(" >") or "input"
+def _label_from_path(source: ModelRef) -> str:
+    if isinstance(source, Pending):
+        return source.stage
     path = Path(source)
     if path.suffix and path.stem != "openvino_model":
         return path.stem
@@ -113,18 +98,18 @@ def _label_from_path(source: str) -> str:
     return path.name or source
 
 
-def preflight(recipe: Recipe, ctx: StageContext) -> None:
+def preflight(section: BenchmarkSection, ctx: StageContext) -> None:
     """Inputs exist, option combinations work, dynamic inputs have shapes — before any measuring."""
     from ovtool.backends.detect import detect_format, find_ir_xml
     from ovtool.backends.ov_bench import check_device
+    from ovtool.stages.dataset_refs import exists_or_pending
 
-    section = _section(recipe)
-    sources = model_sources(recipe, ctx)
+    sources = model_sources(section, ctx)
     check_device(section.device)
     if section.labels and len(section.labels) != len(sources):
         raise UserError(f"benchmark.labels has {len(section.labels)} names for {len(sources)} models")
     for source in sources:
-        if source.startswith(PENDING):
+        if isinstance(source, Pending):
             continue
         detect_format(source)
         xml = find_ir_xml(Path(source))
@@ -132,11 +117,12 @@ def preflight(recipe: Recipe, ctx: StageContext) -> None:
             _check_ir(xml, section)
     if section.prompt_text is not None and not Path(section.prompt_text).exists():
         raise UserError(f"benchmark.prompt_text: {section.prompt_text} not found")
-    if section.data is not None and section.data.path is not None and not Path(section.data.path).exists():
-        raise UserError(f"benchmark.data.path: {section.data.path} not found")
+    data_path = section.data.path if section.data is not None else None
+    if data_path is not None and not exists_or_pending(data_path, ctx.input.dataset):
+        raise UserError(f"benchmark.data.path: {data_path} not found")
     if isinstance(section.pytorch_baseline, str) and not (Path(section.pytorch_baseline) / "config.json").exists():
         raise UserError(f"benchmark.pytorch_baseline: {section.pytorch_baseline} is not a Hugging Face folder")
-    gates = recipe.gates
+    gates = ctx.input.gates
     if gates is not None and gates.max_regression_pct is not None:
         if not gates.baseline_run:
             raise UserError("gates.max_regression_pct needs gates.baseline_run: the run.json of an earlier benchmark")
@@ -176,12 +162,11 @@ def route(xml: Path, stateful: bool, mode: str) -> str:
     return "static"
 
 
-def run(recipe: Recipe, ctx: StageContext) -> StageResult:
+def run(section: BenchmarkSection, ctx: StageContext) -> StageResult:
     from ovtool.backends.ir_info import describe_ir
     from ovtool.stages.convert import ensure_ir
 
-    section = _section(recipe)
-    sources = model_sources(recipe, ctx)
+    sources = [_produced(source) for source in model_sources(section, ctx)]
     labels = labels_for(section, sources)
     with tempfile.TemporaryDirectory(prefix="ovtool-benchmark-") as tmp:
         specs: list[ModelSpec] = []
@@ -196,19 +181,15 @@ def run(recipe: Recipe, ctx: StageContext) -> StageResult:
             mixed = ", ".join(f"{s.label} ({s.kind})" for s in specs)
             raise UserError(f"benchmark: LLM and static models cannot share one table: {mixed}")
         if kinds == {"llm"}:
-            return _run_llm(specs, section, recipe, ctx)
-        return _run_static(specs, section, recipe, ctx)
+            return _run_llm(specs, section, ctx)
+        return _run_static(specs, section, ctx)
 
 
-def _spec_fields(spec: ModelSpec) -> dict[str, Any]:
-    from ovtool.artifacts import sha256_file
-
-    return {
-        "source": spec.source,
-        "ir_size_mb": round(spec.ir["size_bytes"] / 2**20, 3),
-        "weight_precisions": spec.ir["weight_precisions"],
-        "ir_sha256": {p.name: sha256_file(p) for p in (spec.xml, spec.xml.with_suffix(".bin")) if p.exists()},
-    }
+def _produced(source: ModelRef) -> str:
+    """A source as a path/hub id: by `run`, every earlier stage has produced its output."""
+    if isinstance(source, Pending):
+        raise RuntimeError(f"benchmark input not available yet: {source}")
+    return source
 
 
 def _texts(section: BenchmarkSection, seed: int) -> list[str] | None:
@@ -227,9 +208,10 @@ def _texts(section: BenchmarkSection, seed: int) -> list[str] | None:
     return texts[: spec.samples or DEFAULT_TEXT_SAMPLES]
 
 
-def _run_static(specs: list[ModelSpec], section: BenchmarkSection, recipe: Recipe, ctx: StageContext) -> StageResult:
-    from ovtool.backends import bench_report, bench_static, ov_bench
-    from ovtool.backends.bench_plots import static_plots
+def _run_static(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageContext) -> StageResult:
+    from ovtool.backends import bench_static
+    from ovtool.stages import benchmark_report as report
+    from ovtool.stages.benchmark_records import add_static_ratios
 
     texts = _texts(section, ctx.seed)
     targets = []
@@ -247,30 +229,28 @@ def _run_static(specs: list[ModelSpec], section: BenchmarkSection, recipe: Recip
         for target in targets:
             with ctx.step(f"profile {target.label}"):
                 bench_static.run_profile(target, section, ctx.work_dir / "profile")
-    records = [t.as_dict() | _spec_fields(s) for t, s in zip(targets, specs, strict=True)]
-    pytorch = torch_target.as_dict() if torch_target is not None else None
-    latencies = {t.label: t.stats.latencies_ms for t in timed if hasattr(t, "stats")}
+    records = [StaticRecord.of(t, s) for t, s in zip(targets, specs, strict=True)]
+    pytorch = TorchRecord.of(torch_target) if torch_target is not None else None
+    latencies = {t.label: t.stats.latencies_ms for t in targets}
     if torch_target is not None:
         latencies[torch_target.label] = torch_target.latencies_ms
     bench_static.release(targets)
-    bench_report.add_static_ratios(records, pytorch)
+    add_static_ratios(records, pytorch)
 
     result = StageResult(stage="benchmark")
     result.details = {
         "mode": "static",
-        "environment": _environment(section, ov_bench),
+        "environment": _environment(section),
         "settings": section.model_dump(mode="json"),
         "models": records,
         "pytorch_baseline": pytorch,
     }
-    result.metrics = bench_report.static_metrics(records, pytorch) | _peak_rss(ctx)
-    result.tables = bench_report.static_tables(records, pytorch, section.device)
-    result.plots = static_plots(
-        latencies, {r["label"]: r["throughput_inferences_per_s"] for r in [*records, *([pytorch] if pytorch else [])]}
-    )
-    result.gate_values = bench_report.gate_values("static", records, pytorch)
-    _finish(result, recipe, records, "static", ctx, bench_report.csv_text("static", records, pytorch))
-    result.summary = bench_report.static_summary(records, pytorch, section.device)
+    result.metrics = report.static_metrics(records, pytorch) | _peak_rss(ctx)
+    result.tables = report.static_tables(records, pytorch, section.device)
+    result.plots = report.static_plots(latencies, records, pytorch)
+    result.gate_values = report.static_gate_values(records, pytorch)
+    _finish(result, "static", records, ctx, report.static_csv(records, pytorch))
+    result.summary = report.static_summary(records, pytorch, section.device)
     return result
 
 
@@ -291,9 +271,10 @@ def _load_torch(section: BenchmarkSection, first: ModelSpec, target: Any, ctx: S
         return bench_torch.load(folder, target.batches[0], target.batch)
 
 
-def _run_llm(specs: list[ModelSpec], section: BenchmarkSection, recipe: Recipe, ctx: StageContext) -> StageResult:
-    from ovtool.backends import bench_report, llm_bench, ov_bench
-    from ovtool.backends.bench_plots import llm_plots
+def _run_llm(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageContext) -> StageResult:
+    from ovtool.backends import llm_bench
+    from ovtool.stages import benchmark_report as report
+    from ovtool.stages.benchmark_records import add_llm_ratios
 
     result = StageResult(stage="benchmark")
     if section.profile:
@@ -305,35 +286,37 @@ def _run_llm(specs: list[ModelSpec], section: BenchmarkSection, recipe: Recipe, 
             targets.append(llm_bench.load(spec.label, spec.xml.parent, section, text))
     with timed_step(ctx, f"generate with {len(targets)} model(s) interleaved"):
         llm_bench.measure_interleaved(targets, section, ctx.seed)
-    records = [t.as_dict() | _spec_fields(s) for t, s in zip(targets, specs, strict=True)]
+    records = [LLMRecord.of(t, s) for t, s in zip(targets, specs, strict=True)]
     llm_bench.release(targets)
-    bench_report.add_llm_ratios(records)
+    add_llm_ratios(records)
     result.details = {
         "mode": "llm",
-        "environment": _environment(section, ov_bench) | {"openvino_genai": _genai_version()},
+        "environment": _environment(section) | {"openvino_genai": llm_bench.genai_version()},
         "settings": section.model_dump(mode="json"),
         "prompt_text": section.prompt_text or "built-in passage (A Midsummer Night's Dream)",
         "models": records,
     }
-    result.metrics = bench_report.llm_metrics(records) | _peak_rss(ctx)
-    result.tables = bench_report.llm_tables(records, section.device)
-    result.plots = llm_plots(records)
-    result.gate_values = bench_report.gate_values("llm", records, None)
-    _finish(result, recipe, records, "llm", ctx, bench_report.csv_text("llm", records, None))
-    result.summary = bench_report.llm_summary(records, max(section.prompt_lengths), section.device)
+    result.metrics = report.llm_metrics(records) | _peak_rss(ctx)
+    result.tables = report.llm_tables(records, section.device)
+    result.plots = report.llm_plots(records)
+    result.gate_values = report.llm_gate_values(records)
+    _finish(result, "llm", records, ctx, report.llm_csv(records))
+    result.summary = report.llm_summary(records, max(section.prompt_lengths), section.device)
     return result
 
 
 def _finish(
-    result: StageResult, recipe: Recipe, records: list[dict[str, Any]], mode: str, ctx: StageContext, csv: str
+    result: StageResult, mode: str, records: list[StaticRecord] | list[LLMRecord], ctx: StageContext, csv: str
 ) -> None:
     """report.csv beside the report, and the regression against a baseline run when a gate asks."""
+    from ovtool.stages.benchmark_records import headline
+
     (ctx.work_dir / "report.csv").write_text(csv)
-    gates = recipe.gates
+    gates = ctx.input.gates
     if gates is not None and gates.max_regression_pct is not None and gates.baseline_run:
         from ovtool.benchmark_compare import regression_pct
 
-        value, detail = regression_pct(Path(gates.baseline_run), mode, records)
+        value, detail = regression_pct(Path(gates.baseline_run), mode, {r.label: headline(r) for r in records})
         result.gate_values["regression_pct"] = value
         result.details["regression"] = detail
     console.detail(json.dumps(result.gate_values))
@@ -345,18 +328,17 @@ def _peak_rss(ctx: StageContext) -> dict[str, Metric]:
     return {"peak_rss_mb": Metric(round(peak / 2**20, 1), "MiB", "peak resident memory of the benchmark process")}
 
 
-def _environment(section: BenchmarkSection, ov_bench: Any) -> dict[str, Any]:
-    import openvino as ov
+def _environment(section: BenchmarkSection) -> dict[str, Any]:
+    from ovtool.backends import ov_bench
 
     return {
         "device": section.device,
         "device_name": ov_bench.device_name(section.device),
         "device_default_precision": ov_bench.device_default_precision(section.device),
-        "openvino": ov.get_version(),
+        "openvino": ov_bench.openvino_version(),
     }
 
 
-def _genai_version() -> str:
-    import openvino_genai as ov_genai
-
-    return str(ov_genai.__version__)
+STAGE = Stage(name="benchmark", section_type=BenchmarkSection, run=run, preflight=preflight,
+              needs_model=False,  # models come from benchmark.models or the stage input; checked in preflight
+              produces_model=False, optional_section=True)  # fmt: skip

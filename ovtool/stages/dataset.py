@@ -17,30 +17,23 @@ from pathlib import Path
 from typing import Any
 
 from ovtool import console
+from ovtool.context import StageContext
 from ovtool.data.crypto import KeySource, is_encrypted, safe_relpath
 from ovtool.errors import UserError
-from ovtool.recipe.schema import Recipe
 from ovtool.recipe.sections.dataset import TEXT_OUTPUT_FORMATS, TEXT_VERBS, WRITING_VERBS, DatasetSection
-from ovtool.context import StageContext
 from ovtool.results import Metric, StageResult, Table
+from ovtool.stages.base import Stage
 from ovtool.stages.dataset_stats import image_stats, image_validate
 from ovtool.stages.dataset_text import label_counts, text_stats, write_text
 
-NEEDS_MODEL = False
-NEEDS_OUTPUT = False  # detect and validate run without OUT; preflight asks for it where a verb writes
 DATASET_DIR = "dataset"
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 TEXT_FILE_SUFFIXES = (".txt", ".md", ".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".pq")
 
 
-def _section(recipe: Recipe) -> DatasetSection:
-    assert recipe.dataset is not None
-    return recipe.dataset
-
-
-def _seed(section: DatasetSection, recipe: Recipe) -> int:
-    return section.seed if section.seed is not None else recipe.seed
+def _seed(section: DatasetSection, ctx: StageContext) -> int:
+    return section.seed if section.seed is not None else ctx.seed
 
 
 def key_source(section: DatasetSection) -> KeySource | None:
@@ -58,17 +51,17 @@ def _is_archive(path: Path) -> bool:
 # ---------------------------------------------------------------- preflight
 
 
-def preflight(recipe: Recipe, ctx: StageContext) -> None:
+def preflight(section: DatasetSection, ctx: StageContext) -> None:
     """Cheap checks (--dry-run): OUT where the verb writes, inputs exist, keys are reachable."""
-    section = _section(recipe)
-    if recipe.output is None and (section.verb in WRITING_VERBS or section.verb == "stats"):
+    output = ctx.input.output
+    if output is None and (section.verb in WRITING_VERBS or section.verb == "stats"):
         raise UserError(f"dataset {section.verb} writes its result to OUT: pass -o OUT (or set `output:`)")
     for path in [section.path, *(section.merge_with or [])]:
         if path is not None and not Path(path).exists():
             raise UserError(f"dataset not found: {path}")
     source = key_source(section)
-    if source is not None and source.file is not None and recipe.output is not None:
-        out = Path(recipe.output).resolve()
+    if source is not None and source.file is not None and output is not None:
+        out = output.resolve()
         if source.file.resolve().is_relative_to(out):
             raise UserError(f"key_file {source.file} is inside OUT {out}: keep the key outside the published folder")
     if section.verb == "decrypt" and not is_encrypted(Path(str(section.path))):
@@ -197,8 +190,7 @@ def _text_path(section: DatasetSection, path: Path) -> Iterator[Path]:
 # ---------------------------------------------------------------- run
 
 
-def run(recipe: Recipe, ctx: StageContext) -> StageResult:
-    section = _section(recipe)
+def run(section: DatasetSection, ctx: StageContext) -> StageResult:
     path = Path(str(section.path))
     result = StageResult(stage="dataset")
     result.details = {"verb": section.verb, "path": str(path)}
@@ -207,13 +199,19 @@ def run(recipe: Recipe, ctx: StageContext) -> StageResult:
     elif section.verb == "decrypt":
         _decrypt(section, path, ctx, result)
     elif _kind(section) == "text":
-        _text_verb(section, recipe, path, ctx, result)
+        _text_verb(section, path, ctx, result)
     else:
-        _image_verb(section, recipe, path, ctx, result)
+        _image_verb(section, path, ctx, result)
     return result
 
 
-def _image_verb(section: DatasetSection, recipe: Recipe, path: Path, ctx: StageContext, result: StageResult) -> None:
+def _output(ctx: StageContext, result: StageResult) -> Path:
+    """Where a writing verb puts its dataset; recorded on the result so `@dataset/...` in later stages reads it."""
+    result.dataset_dir = ctx.work_dir / DATASET_DIR
+    return result.dataset_dir
+
+
+def _image_verb(section: DatasetSection, path: Path, ctx: StageContext, result: StageResult) -> None:
     from ovtool.backends import datumaro_ops as ops
 
     if section.verb == "detect":
@@ -236,14 +234,14 @@ def _image_verb(section: DatasetSection, recipe: Recipe, path: Path, ctx: StageC
         pipeline = ops.Pipeline(
             limit=section.limit, expression=section.expression, filter_annotations=section.filter_annotations,
             remove_empty=section.remove_empty, label_map=section.label_map, subset_map=section.subset_map,
-            ratios=section.ratios, stratified=section.stratified, seed=_seed(section, recipe),
+            ratios=section.ratios, stratified=section.stratified, seed=_seed(section, ctx),
         )  # fmt: skip
         before = len(dataset)
         with ctx.step("transform"):
             dataset = ops.apply(dataset, pipeline, root)
         out_fmt = section.output_format or fmt
         with ctx.step(f"write {out_fmt}"):
-            ops.export(dataset, ctx.work_dir / DATASET_DIR, out_fmt, save_media=section.save_media,
+            ops.export(dataset, _output(ctx, result), out_fmt, save_media=section.save_media,
                        image_ext=section.image_ext)  # fmt: skip
         subsets = {name: len(subset) for name, subset in dataset.subsets().items()}
     result.details |= {"output_format": out_fmt, "dataset": DATASET_DIR, "items_in": before,
@@ -305,7 +303,7 @@ def _encrypt(section: DatasetSection, path: Path, ctx: StageContext, result: Sta
     with _plain_input(path) as root:
         fmt = section.format or _try_detect(root)
         with ctx.step("encrypt with Fernet"):
-            facts = encrypt_folder(root, ctx.work_dir / DATASET_DIR, key, dataset_format=fmt)
+            facts = encrypt_folder(root, _output(ctx, result), key, dataset_format=fmt)
     del key
     result.details |= {"dataset": DATASET_DIR, "key_source": source.describe(), "key_created": created,
                        "dataset_format": fmt, **facts}  # fmt: skip
@@ -330,7 +328,7 @@ def _decrypt(section: DatasetSection, path: Path, ctx: StageContext, result: Sta
     source = key_source(section)
     assert source is not None
     with ctx.step("decrypt"):
-        facts = decrypt_folder(path, ctx.work_dir / DATASET_DIR, load_key(source), source)
+        facts = decrypt_folder(path, _output(ctx, result), load_key(source), source)
     result.details |= {"dataset": DATASET_DIR, "key_source": source.describe(), **facts}
     result.metrics["files"] = Metric(facts["files"], "files")
     result.summary = f"decrypted {facts['files']} files into {DATASET_DIR}/"
@@ -339,7 +337,7 @@ def _decrypt(section: DatasetSection, path: Path, ctx: StageContext, result: Sta
 # ---------------------------------------------------------------- text datasets
 
 
-def _text_verb(section: DatasetSection, recipe: Recipe, path: Path, ctx: StageContext, result: StageResult) -> None:
+def _text_verb(section: DatasetSection, path: Path, ctx: StageContext, result: StageResult) -> None:
     import datasets
 
     from ovtool.data import text as textdata
@@ -353,12 +351,12 @@ def _text_verb(section: DatasetSection, recipe: Recipe, path: Path, ctx: StageCo
                                         fmt=section.format)  # fmt: skip
     names = textdata.label_names(ds)
     result.details |= {"kind": "text", "samples": len(ds), "labels": names}
-    seed = _seed(section, recipe)
+    seed = _seed(section, ctx)
     if section.verb == "stats":
         with ctx.step("statistics"):
             text_stats(ds, names, result)
         return
-    out = ctx.work_dir / DATASET_DIR
+    out = _output(ctx, result)
     fmt = section.output_format or "jsonl"
     if section.verb == "split":
         with ctx.step("split"):
@@ -377,3 +375,8 @@ def _text_verb(section: DatasetSection, recipe: Recipe, path: Path, ctx: StageCo
     result.metrics["samples"] = Metric(sum(sizes.values()), "samples", "samples written")
     written = ", ".join(f"{k} {v}" for k, v in sizes.items())
     result.summary = f"{section.verb}: {len(ds)} texts → {written} ({fmt})"
+
+
+STAGE = Stage(name="dataset", section_type=DatasetSection, run=run, preflight=preflight, needs_model=False,
+              needs_output=False,  # detect and validate run without OUT; preflight asks for it where a verb writes
+              produces_model=False)  # fmt: skip

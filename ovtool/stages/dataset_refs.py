@@ -1,22 +1,31 @@
-"""`path: "@dataset/..."` in a recipe: later stages of one `ovtool run` read what its dataset stage wrote."""
+"""`path: "@dataset/..."` in a recipe: later stages of one `ovtool run` read what its dataset stage wrote.
+
+The runner resolves the references in each stage's section (into `StageInput.dataset`'s folder) before
+the stage sees it; at preflight that folder is still `pending`, which `exists_or_pending` accounts for.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from ovtool.context import DatasetOutput
 from ovtool.data.crypto import safe_relpath
 from ovtool.errors import UserError
-from ovtool.context import StageContext
-from ovtool.results import StageResult
 
 DATASET_REF = "@dataset"
 
 
-def dataset_output(result: StageResult, ctx: StageContext) -> Path | None:
-    """Where this stage's dataset was written (None for detect/stats/validate)."""
-    rel = result.details.get("dataset")
-    return ctx.work_dir / rel if rel else None
+def exists_or_pending(path: str | Path, dataset: DatasetOutput | None) -> bool:
+    """`path` exists, or lies in this run's dataset output that the dataset stage has not written yet.
+
+    A stage's preflight checks its input paths with this: a resolved `@dataset/...` path is only
+    checkable once the dataset stage ran.
+    """
+    path = Path(path)
+    if path.exists():
+        return True
+    return dataset is not None and dataset.pending and path.is_relative_to(dataset.path)
 
 
 def resolve_dataset_refs(model: Any, dataset_dir: Path | None) -> Any:

@@ -10,10 +10,15 @@ import pytest
 from ovtool.backends.bench_stats import summarize_ms
 from ovtool.benchmark_compare import compare_runs, regression_pct
 from ovtool.cli.benchmark import parse_shapes
+from ovtool.context import DatasetOutput, Pending, StageContext, StageInput
 from ovtool.errors import RecipeError, UserError
 from ovtool.recipe.loader import load_recipe
 from ovtool.recipe.sections.benchmark import BenchmarkSection
-from ovtool.stages.benchmark import labels_for
+from ovtool.report import plain
+from ovtool.stages.benchmark import labels_for, model_sources
+from ovtool.stages.benchmark_records import IRFacts, Latency, StaticRecord, add_static_ratios
+from ovtool.stages.benchmark_report import static_csv, static_gate_values, static_tables
+from ovtool.stages.dataset_refs import exists_or_pending
 from tests.conftest import run_cli
 
 
@@ -77,8 +82,7 @@ def test_compare_and_regression(tmp_path: Path) -> None:
     assert rows[("fp32", "inferences/s")]["change_pct"] == 10.0 and rows[("fp32", "inferences/s")]["better"]
     assert rows[("int8", "inferences/s")]["change_pct"] == -25.0 and not rows[("int8", "inferences/s")]["better"]
     assert rows[("int8", "latency p50 ms")]["change_pct"] == pytest.approx(33.33, abs=0.01)
-    worst, detail = regression_pct(a, "static", [{"label": "fp32", "throughput_inferences_per_s": 90.0},
-                                                 {"label": "int8", "throughput_inferences_per_s": 100.0}])  # fmt: skip
+    worst, detail = regression_pct(a, "static", {"fp32": 90.0, "int8": 100.0})
     assert worst == 50.0 and detail["slowdown_pct_by_model"] == {"fp32": 10.0, "int8": 50.0}
 
 
@@ -97,3 +101,45 @@ def test_compare_cli_bad_inputs(tmp_path: Path) -> None:
 def test_no_model_is_exit_2(tmp_path: Path) -> None:
     proc = run_cli("benchmark", "-o", tmp_path / "o")
     assert proc.returncode == 2 and "no model: pass -m MODEL" in proc.stderr
+
+
+def static_record(label: str, throughput: float, size_mb: float) -> StaticRecord:
+    return StaticRecord(
+        label=label, xml=f"{label}/openvino_model.xml", precision="f32", input_shapes={"x": [1, 8]},
+        input_data="random", batch=1, infer_requests=2, compiled_properties={"NUM_STREAMS": 2}, iterations=10,
+        measured_s=1.0, throughput_inferences_per_s=throughput, throughput_items_per_s=throughput,
+        latency_ms=Latency.of([1000 / throughput] * 3), first_inference_ms=5.0, compile_ms=100.0,
+        rss_added_mb=1.0, ir=IRFacts(label, size_mb, {"f32": 100}, {}),
+    )  # fmt: skip
+
+
+def test_static_records_stay_typed_until_report() -> None:
+    """Ratios, gates, tables and csv read attributes; report.plain gives run.json's field names."""
+    records = [static_record("fp32", 100.0, 20.0), static_record("int8", 250.0, 5.0)]
+    add_static_ratios(records, None)
+    assert records[1].ratios.speedup == 2.5 and records[1].ratios.compression_rate == 4.0
+    assert static_gate_values(records, None) == {"throughput": 250.0, "latency_ms": 4.0, "speedup": 2.5}
+    assert static_tables(records, None, "CPU")[0].rows[1][7] == 2.5
+    assert static_csv(records, None).splitlines()[2].startswith("int8,static,f32,1,250.0,")
+    (row,) = [r for r in plain({"models": records})["models"] if r["label"] == "int8"]
+    assert list(row) == [
+        "label", "kind", "xml", "precision", "input_shapes", "input_data", "batch", "infer_requests", "streams",
+        "threads", "compiled_properties", "iterations", "measured_s", "throughput_inferences_per_s",
+        "throughput_items_per_s", "latency_ms", "first_inference_ms", "compile_ms", "rss_added_mb",
+        "profile_top_ops", "execution_graph", "source", "ir_size_mb", "weight_precisions", "ir_sha256", "ratios",
+    ]  # fmt: skip
+    assert row["streams"] == 2 and row["latency_ms"]["p50"] == 4.0 and row["ratios"]["speedup"] == 2.5
+    json.dumps(plain({"models": records}))
+
+
+def test_pending_input_is_labelled_by_its_stage(tmp_path: Path) -> None:
+    ctx = StageContext(stage="benchmark", work_dir=tmp_path, input=StageInput(model=Pending("quantize"),
+                                                                              source_model="org/minilm"))  # fmt: skip
+    section = BenchmarkSection(models=["{model}", "{input}"])
+    sources = model_sources(section, ctx)
+    assert sources == ["org/minilm", Pending("quantize")]
+    assert labels_for(section, sources) == ["minilm", "quantize"]
+    pending = DatasetOutput(tmp_path / "OUT" / "dataset", pending=True)
+    assert exists_or_pending(tmp_path / "OUT" / "dataset" / "train.jsonl", pending)
+    assert not exists_or_pending(tmp_path / "OUT" / "dataset" / "train.jsonl", DatasetOutput(pending.path))
+    assert not exists_or_pending(tmp_path / "elsewhere.jsonl", pending)
