@@ -11,28 +11,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
-from ovtool.recipe.schema import Recipe
 from ovtool.recipe.sections.distill import DistillSection
-from ovtool.context import StageContext
 from ovtool.results import Metric, Plot, StageResult, Table
-
-NEEDS_MODEL = True
-NEEDS_OUTPUT = True
+from ovtool.stages.base import Stage
 
 
-def _section(recipe: Recipe) -> DistillSection:
-    assert recipe.distill is not None
-    return recipe.distill
-
-
-def preflight(recipe: Recipe, ctx: StageContext) -> None:
+def preflight(section: DistillSection, ctx: StageContext) -> None:
     from ovtool.training.models import check_torch_source
 
-    section = _section(recipe)
-    assert ctx.input_model is not None
-    if not ctx.input_model.startswith("<output of"):
-        source = check_torch_source(ctx.input_model, "distill")
+    model = ctx.input.model
+    if model is not None and not isinstance(model, Pending):  # an earlier stage's output is checked in run
+        source = check_torch_source(model, "distill")
         if section.student.layers is not None or section.student.layer_ids is not None:
             import json
 
@@ -49,16 +40,15 @@ def preflight(recipe: Recipe, ctx: StageContext) -> None:
         raise UserError(f"distill.training.resume: no checkpoint folder {section.training.checkpoint_dir}")
 
 
-def run(recipe: Recipe, ctx: StageContext) -> StageResult:
+def run(section: DistillSection, ctx: StageContext) -> StageResult:
     from ovtool.training.models import check_torch_source
 
-    section = _section(recipe)
-    assert ctx.input_model is not None and section.data is not None
-    source = check_torch_source(ctx.input_model, "distill")
+    assert section.data is not None
+    source = check_torch_source(ctx.input.model_path, "distill")
     if section.training.checkpoint_dir:
-        return _run(recipe, section, ctx, source, Path(section.training.checkpoint_dir))
+        return _run(section, ctx, source, Path(section.training.checkpoint_dir))
     with tempfile.TemporaryDirectory(prefix="ovtool-distill-") as tmp:
-        return _run(recipe, section, ctx, source, Path(tmp))
+        return _run(section, ctx, source, Path(tmp))
 
 
 def _student(section: DistillSection, teacher: Any) -> tuple[Any, list[int], str]:
@@ -83,7 +73,7 @@ def _student(section: DistillSection, teacher: Any) -> tuple[Any, list[int], str
     return copy.deepcopy(teacher), list(range(total)), "a copy of the teacher"
 
 
-def _run(recipe: Recipe, section: DistillSection, ctx: StageContext, source: Path, ckpt: Path) -> StageResult:
+def _run(section: DistillSection, ctx: StageContext, source: Path, ckpt: Path) -> StageResult:
     from ovtool.training import structured as st
     from ovtool.training.export import export_classifier
     from ovtool.training.models import load_classifier, save_torch
@@ -95,7 +85,7 @@ def _run(recipe: Recipe, section: DistillSection, ctx: StageContext, source: Pat
     with ctx.step("load teacher, data and student"):
         teacher = load_classifier(source)
         prep = prepare(source, teacher, section.data, settings.max_length, settings.train_samples,
-                       settings.eval_samples, recipe.seed)  # fmt: skip
+                       settings.eval_samples, ctx.seed)  # fmt: skip
         student, layer_map, origin = _student(section, teacher)
     original = st.structure_of(student)
     loss = DistillLoss(teacher=teacher, temperature=section.temperature, alpha=section.alpha,
@@ -120,7 +110,7 @@ def _run(recipe: Recipe, section: DistillSection, ctx: StageContext, source: Pat
         name = "distillation training" + (" with QAT" if phase == phases and section.qat else "")
         with ctx.step(f"{name} (phase {phase}/{phases})" if phases > 1 else name):
             outcomes.append(train(student, prep.train_ds, prep.eval_ds, settings, ckpt / f"phase{phase}",
-                                  recipe.seed, loss, epochs_share=1 / phases))  # fmt: skip
+                                  ctx.seed, loss, epochs_share=1 / phases))  # fmt: skip
     with ctx.step("export student to OpenVINO IR"):
         xml = export_classifier(student, prep.tokenizer, ctx.model_dir, prep.splits.label_names)
         structure = st.structure_of(student)
@@ -208,3 +198,6 @@ def _qat_details(section: DistillSection) -> dict[str, Any]:
         "stripped": False,
         "note": "exported with NNCF quantizers in place (they trace to FakeQuantize); nncf.strip needs torchao",
     }
+
+
+STAGE = Stage(name="distill", section_type=DistillSection, preflight=preflight, run=run)

@@ -12,32 +12,25 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
-from ovtool.recipe.schema import Recipe
 from ovtool.recipe.sections.prune import PruneSection
-from ovtool.context import StageContext
 from ovtool.results import Metric, Plot, StageResult, Table
+from ovtool.stages.base import Stage
 
-NEEDS_MODEL = True
-NEEDS_OUTPUT = True
 NO_SPEEDUP_NOTE = (
     "unstructured sparsity only sets weights to zero: OpenVINO's dense CPU kernels do the same work, "
     "so it does not make the IR faster (see speedup); it helps only with compression or sparse kernels"
 )
 
 
-def _section(recipe: Recipe) -> PruneSection:
-    assert recipe.prune is not None
-    return recipe.prune
-
-
-def preflight(recipe: Recipe, ctx: StageContext) -> None:
+def preflight(section: PruneSection, ctx: StageContext) -> None:
     from ovtool.training.models import check_torch_source
 
-    section = _section(recipe)
-    assert ctx.input_model is not None and section.data is not None and section.data.path is not None
-    if not ctx.input_model.startswith("<output of"):
-        check_torch_source(ctx.input_model, "prune")
+    assert section.data is not None and section.data.path is not None
+    source = ctx.input.model
+    if source is not None and not isinstance(source, Pending):  # an earlier stage's output is checked in run
+        check_torch_source(source, "prune")
     if not Path(section.data.path).exists():
         raise UserError(f"prune.data.path: not found: {section.data.path}")
     rec = section.recovery
@@ -45,20 +38,18 @@ def preflight(recipe: Recipe, ctx: StageContext) -> None:
         raise UserError(f"prune.recovery.training.resume: no checkpoint folder {rec.training.checkpoint_dir}")
 
 
-def run(recipe: Recipe, ctx: StageContext) -> StageResult:
+def run(section: PruneSection, ctx: StageContext) -> StageResult:
     from ovtool.training.models import check_torch_source
 
-    section = _section(recipe)
-    assert ctx.input_model is not None
-    source = check_torch_source(ctx.input_model, "prune")
+    source = check_torch_source(ctx.input.model_path, "prune")
     ckpt_dir = section.recovery.training.checkpoint_dir if section.recovery else None
     if ckpt_dir:
-        return _run(recipe, section, ctx, source, Path(ckpt_dir))
+        return _run(section, ctx, source, Path(ckpt_dir))
     with tempfile.TemporaryDirectory(prefix="ovtool-prune-") as tmp:
-        return _run(recipe, section, ctx, source, Path(tmp))
+        return _run(section, ctx, source, Path(tmp))
 
 
-def _run(recipe: Recipe, section: PruneSection, ctx: StageContext, source: Path, ckpt: Path) -> StageResult:
+def _run(section: PruneSection, ctx: StageContext, source: Path, ckpt: Path) -> StageResult:
     from ovtool.training.models import load_classifier
     from ovtool.training.pipeline import prepare
 
@@ -68,10 +59,10 @@ def _run(recipe: Recipe, section: PruneSection, ctx: StageContext, source: Path,
         original = load_classifier(source)
         model = load_classifier(source)
         prep = prepare(source, original, section.data, section.max_length,
-                       settings.train_samples if settings else None, section.eval_samples, recipe.seed)  # fmt: skip
+                       settings.train_samples if settings else None, section.eval_samples, ctx.seed)  # fmt: skip
     if section.method == "structured":
-        return _structured(recipe, section, ctx, original, model, prep, ckpt)
-    return _unstructured(recipe, section, ctx, original, model, prep, ckpt)
+        return _structured(section, ctx, original, model, prep, ckpt)
+    return _unstructured(section, ctx, original, model, prep, ckpt)
 
 
 def _loss(section: PruneSection, teacher: Any) -> Any:
@@ -82,7 +73,7 @@ def _loss(section: PruneSection, teacher: Any) -> Any:
     return DistillLoss(teacher=teacher if rec.alpha > 0 else None, temperature=rec.temperature, alpha=rec.alpha)
 
 
-def _structured(recipe: Recipe, section: PruneSection, ctx: StageContext, original: Any, model: Any, prep: Any,
+def _structured(section: PruneSection, ctx: StageContext, original: Any, model: Any, prep: Any,
                 ckpt: Path) -> StageResult:  # fmt: skip
     from ovtool.training import structured as st
     from ovtool.training.export import export_classifier
@@ -103,7 +94,7 @@ def _structured(recipe: Recipe, section: PruneSection, ctx: StageContext, origin
         if section.recovery is not None:
             with ctx.step(f"recovery fine-tuning, distilled from the unpruned model ({phase}/{phases})"):
                 outcomes.append(train(model, prep.train_ds, prep.eval_ds, section.recovery.training,
-                                      ckpt / f"phase{phase}", recipe.seed, _loss(section, original),
+                                      ckpt / f"phase{phase}", ctx.seed, _loss(section, original),
                                       epochs_share=1 / phases))  # fmt: skip
     structure = st.structure_of(model)
     with ctx.step("export pruned model to OpenVINO IR"):
@@ -147,7 +138,7 @@ def _structured(recipe: Recipe, section: PruneSection, ctx: StageContext, origin
     return result
 
 
-def _unstructured(recipe: Recipe, section: PruneSection, ctx: StageContext, original: Any, model: Any, prep: Any,
+def _unstructured(section: PruneSection, ctx: StageContext, original: Any, model: Any, prep: Any,
                   ckpt: Path) -> StageResult:  # fmt: skip
     from ovtool.training import unstructured as us
     from ovtool.training.export import export_classifier
@@ -164,7 +155,7 @@ def _unstructured(recipe: Recipe, section: PruneSection, ctx: StageContext, orig
         extra = us.regularization_loss(model, section.sparsity) if section.method == "regularization" else None
         with ctx.step("recovery fine-tuning" + (" with NNCF RBLoss" if extra is not None else "")):
             outcome = train(model, prep.train_ds, prep.eval_ds, section.recovery.training, ckpt / "recovery",
-                            recipe.seed, _loss(section, original), extra_loss=extra,
+                            ctx.seed, _loss(section, original), extra_loss=extra,
                 mask_lr=section.recovery.mask_learning_rate if extra is not None else None,
                 select_best=extra is None)  # fmt: skip
     prunable, overall, tensor_rows = us.statistics(model)
@@ -202,3 +193,6 @@ def _unstructured(recipe: Recipe, section: PruneSection, ctx: StageContext, orig
         f"{cmp.metrics['accuracy'].value:.2f}% (original {cmp.metrics['original_accuracy'].value:.2f}%){speed}"
     )
     return result
+
+
+STAGE = Stage(name="prune", section_type=PruneSection, preflight=preflight, run=run)

@@ -9,22 +9,25 @@ from typing import Any
 
 from ovtool import console
 from ovtool.backends.detect import detect_format, find_ir_xml
+from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
-from ovtool.recipe.schema import Recipe
 from ovtool.recipe.sections.quantize import QuantizeSection
-from ovtool.context import StageContext
 from ovtool.results import StageResult
-from ovtool.stages.quantize_report import fill_report
+from ovtool.stages.base import Stage
+from ovtool.stages.quantize_report import (
+    CompressionFacts,
+    LlmQuality,
+    OutputQuality,
+    Quality,
+    QuantizeOutcome,
+    SpeedComparison,
+    Throughput,
+    TokenRates,
+    fill_report,
+)
 
-NEEDS_MODEL = True
-NEEDS_OUTPUT = True
 EVAL_SAMPLES = {"llm": 16, "other": 200}
 SCRATCH = ".original-ir"
-
-
-def _section(recipe: Recipe) -> QuantizeSection:
-    assert recipe.quantize is not None  # the loader adds `quantize: {}`, which validates or fails
-    return recipe.quantize
 
 
 def _calibration_count(section: QuantizeSection) -> int:
@@ -33,11 +36,10 @@ def _calibration_count(section: QuantizeSection) -> int:
     return section.weights.subset_size if section.weights is not None else section.subset_size
 
 
-def preflight(recipe: Recipe, ctx: StageContext) -> None:
+def preflight(section: QuantizeSection, ctx: StageContext) -> None:
     """Data exists and has the fields asked for; options fit the model (group size vs channels)."""
     from ovtool.data.calibration import check_spec
 
-    section = _section(recipe)
     for role, spec in (("calibration", section.calibration), ("evaluation", section.evaluation),
                        ("accuracy_control.validation", getattr(section.accuracy_control, "validation", None))):
         if spec is not None:
@@ -47,28 +49,27 @@ def preflight(recipe: Recipe, ctx: StageContext) -> None:
     if section.calibration is not None and wanted < subset:
         console.warn(f"quantize: calibration.samples {wanted} is below the subset size {subset}: "
                      f"only {wanted} samples will calibrate")  # fmt: skip
-    assert ctx.input_model is not None
-    if ctx.input_model.startswith("<output of"):
+    source = ctx.input.model
+    if source is None or isinstance(source, Pending):  # not produced yet: checked when it exists, in run
         return
-    fmt = detect_format(ctx.input_model)
-    xml = find_ir_xml(Path(ctx.input_model)) if fmt == "ir" else None
+    fmt = detect_format(source)
+    xml = find_ir_xml(Path(source)) if fmt == "ir" else None
     if xml is not None and section.weights is not None:
         from ovtool.backends.nncf_weights import check_group_size
 
         check_group_size(xml, section.weights)
 
 
-def run(recipe: Recipe, ctx: StageContext) -> StageResult:
+def run(section: QuantizeSection, ctx: StageContext) -> StageResult:
     from ovtool.backends.ir_info import describe_ir
     from ovtool.data.calibration import calibration_and_evaluation, describe_inputs
     from ovtool.stages.convert import ensure_ir
 
-    section = _section(recipe)
-    assert ctx.input_model is not None
     scratch = ctx.work_dir / SCRATCH
     result = StageResult(stage="quantize", model_dir=ctx.model_dir)
     try:
-        xml = ensure_ir(ctx.input_model, scratch, ctx, recipe.convert)
+        # a non-IR input is converted first, as the recipe's `convert:` says (the runner passes it in)
+        xml = ensure_ir(ctx.input.model_path, scratch, ctx, ctx.input.convert)
         io = describe_inputs(xml)
         if section.weights is not None:
             from ovtool.backends.nncf_weights import check_group_size
@@ -87,21 +88,22 @@ def run(recipe: Recipe, ctx: StageContext) -> StageResult:
         _copy_side_files(xml, ctx.model_dir)
         with ctx.step("inspect IRs"):
             before, after = describe_ir(xml), describe_ir(ctx.model_dir / "openvino_model.xml")
-        _measure(section, xml, io, held, ctx, result)
-        fill_report(result, section, io, calib, held, facts, before, after)
+        quality = _measure(section, xml, io, held, ctx, result)
+        fill_report(result, section, QuantizeOutcome(io, calib, held, facts, quality, before, after))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return result
 
 
-def _compress(section: QuantizeSection, xml: Path, io: Any, calib: Any, held: Any, ctx: StageContext) -> dict[str, Any]:
+def _compress(section: QuantizeSection, xml: Path, io: Any, calib: Any, held: Any,
+              ctx: StageContext) -> CompressionFacts:  # fmt: skip
     """Run NNCF and save the result to OUT/model; returns what was done (for run.json)."""
     import openvino as ov
 
     from ovtool.backends.ir_info import read_model
 
     model = read_model(xml)
-    facts: dict[str, Any] = {"method": section.method}
+    facts = CompressionFacts(method=section.method)
     if section.weights is not None:
         from ovtool.backends.nncf_weights import compress
 
@@ -116,7 +118,7 @@ def _compress(section: QuantizeSection, xml: Path, io: Any, calib: Any, held: An
 
 
 def _ptq(section: QuantizeSection, model: Any, io: Any, calib: Any, held: Any, ctx: StageContext,
-         facts: dict[str, Any]) -> Any:  # fmt: skip
+         facts: CompressionFacts) -> Any:  # fmt: skip
     from ovtool.backends import nncf_ptq
 
     assert calib is not None
@@ -125,11 +127,9 @@ def _ptq(section: QuantizeSection, model: Any, io: Any, calib: Any, held: Any, c
     if auto is not None:
         with ctx.step(f"measure activation ranges ({len(calib)} samples)"):
             ranges = nncf_ptq.activation_ranges(model, calib.inputs[: section.subset_size], auto.types)
-        kept = ranges[: auto.top_k]
-        extra = [r.name for r in kept]
-        facts["auto_ignored"] = [{"name": r.name, "type": r.type, "min": r.low, "max": r.high, "range": r.width}
-                                 for r in kept]  # fmt: skip
-        facts["activation_range_median"] = sorted(r.width for r in ranges)[len(ranges) // 2]
+        facts.auto_ignored = ranges[: auto.top_k]
+        extra = [r.name for r in facts.auto_ignored]
+        facts.activation_range_median = sorted(r.width for r in ranges)[len(ranges) // 2]
     if section.accuracy_control is None:
         with ctx.step(f"nncf.quantize {section.mode}"):
             return nncf_ptq.quantize(model, section, calib.inputs, extra)
@@ -137,7 +137,7 @@ def _ptq(section: QuantizeSection, model: Any, io: Any, calib: Any, held: Any, c
     with ctx.step("nncf.quantize_with_accuracy_control"):
         quantized, reverted = nncf_ptq.quantize_with_accuracy_control(model, section, calib.inputs, pairs,
                                                                       validation_fn)  # fmt: skip
-    facts["reverted_to_float"] = reverted
+    facts.reverted_to_float = reverted
     return quantized
 
 
@@ -192,58 +192,71 @@ def _copy_side_files(xml: Path, model_dir: Path) -> None:
             shutil.copy2(path, model_dir / path.name)
 
 
-def _measure(section: QuantizeSection, xml: Path, io: Any, held: Any, ctx: StageContext, result: StageResult) -> None:
-    """Quality on held-out samples and a short speed ratio; numbers go to result.details['quality']."""
+def _measure(section: QuantizeSection, xml: Path, io: Any, held: Any, ctx: StageContext,
+             result: StageResult) -> Quality:  # fmt: skip
+    """Quality on held-out samples and a short speed ratio, original against compressed."""
+    if io.kind == "llm":
+        return _measure_llm(section, xml, io, held, ctx, result)
+    return _measure_outputs(section, xml, held, ctx)
+
+
+def _measure_llm(section: QuantizeSection, xml: Path, io: Any, held: Any, ctx: StageContext,
+                 result: StageResult) -> LlmQuality:  # fmt: skip
+    """Held-out perplexity of both; greedy-generation agreement and tokens/s where tokenizer IRs exist."""
     from ovtool.backends import quality
 
     q = section.quality
     new_xml = ctx.model_dir / "openvino_model.xml"
-    measured: dict[str, Any] = {}
-    if io.kind == "llm":
-        with ctx.step(f"perplexity on {len(held)} held-out chunks (f32)"):
-            measured["perplexity_original"] = quality.perplexity(quality.compile_model(xml, q.inference_precision),
-                                                                 held.inputs)  # fmt: skip
-            measured["perplexity_compressed"] = quality.perplexity(
-                quality.compile_model(new_xml, q.inference_precision), held.inputs
-            )
-        prompts = _prompts(held, io, q.prompts)
-        if prompts and _has_tokenizer_ir(xml.parent):
-            with ctx.step(f"greedy generations on {len(prompts)} prompts"):
-                agreement = quality.generation_agreement(xml.parent, ctx.model_dir, prompts, q.max_new_tokens,
-                                                         q.embedding_model)  # fmt: skip
-            measured["generation"] = agreement.__dict__
-            if q.speed_seconds > 0:
-                from ovtool.backends.genai import precision_for
-                from ovtool.recipe.sections.generate import GenerateSection
-
-                # each IR as `ovtool generate` runs it: users deploy it that way, so time it that way
-                precisions = [precision_for(GenerateSection(), folder)[0] for folder in (xml.parent, ctx.model_dir)]
-                with ctx.step("tokens/s of both (the precision `ovtool generate` picks for each)"):
-                    rates = quality.llm_tokens_per_s_pair([xml.parent, ctx.model_dir], prompts[:3], 64, precisions)
-                    measured["tokens_per_s_original"], measured["tokens_per_s_compressed"] = rates
-                measured["tokens_per_s_precisions"] = [p or "default" for p in precisions]
-        elif prompts:
-            result.warnings.append("no tokenizer IR beside the model: generation agreement and tokens/s not measured")
-    else:
-        with ctx.step(f"outputs on {len(held)} held-out samples (f32)"):
-            ref = quality.outputs(quality.compile_model(xml, q.inference_precision), held.inputs)
-            got = quality.outputs(quality.compile_model(new_xml, q.inference_precision), held.inputs)
-            measured["outputs"] = quality.compare_outputs(ref, got, held.labels).__dict__
+    with ctx.step(f"perplexity on {len(held)} held-out chunks (f32)"):
+        measured = LlmQuality(
+            perplexity_original=quality.perplexity(quality.compile_model(xml, q.inference_precision), held.inputs),
+            perplexity_compressed=quality.perplexity(quality.compile_model(new_xml, q.inference_precision),
+                                                     held.inputs),
+        )  # fmt: skip
+    prompts = _prompts(held, io, q.prompts)
+    if prompts and _has_tokenizer_ir(xml.parent):
+        with ctx.step(f"greedy generations on {len(prompts)} prompts"):
+            measured.generation = quality.generation_agreement(xml.parent, ctx.model_dir, prompts, q.max_new_tokens,
+                                                               q.embedding_model)  # fmt: skip
         if q.speed_seconds > 0:
-            from ovtool.backends.ov_bench import device_default_precision
+            from ovtool.backends.genai import precision_for
+            from ovtool.recipe.sections.generate import GenerateSection
 
-            # the original at the device default and, where that is not f32, at f32 too — interleaved
-            xmls = [xml, new_xml]
-            precisions: list[str | None] = [None, None]
-            if device_default_precision("CPU") != "f32":
-                xmls.append(xml)
-                precisions.append("f32")
-            with ctx.step("throughput of both"):
-                speeds = quality.throughput_pair(xmls, held.inputs[0], q.speed_seconds, precisions=precisions)
-                measured["speed_original"], measured["speed_compressed"] = speeds[0], speeds[1]
-                if len(speeds) == 3:
-                    measured["speed_original_f32"] = speeds[2]
-    result.details["quality"] = measured
+            # each IR as `ovtool generate` runs it: users deploy it that way, so time it that way
+            precisions = [precision_for(GenerateSection(), folder)[0] for folder in (xml.parent, ctx.model_dir)]
+            with ctx.step("tokens/s of both (the precision `ovtool generate` picks for each)"):
+                rates = quality.llm_tokens_per_s_pair([xml.parent, ctx.model_dir], prompts[:3], 64, precisions)
+            measured.tokens_per_s = TokenRates(rates[0], rates[1],
+                                               (precisions[0] or "default", precisions[1] or "default"))  # fmt: skip
+    elif prompts:
+        result.warnings.append("no tokenizer IR beside the model: generation agreement and tokens/s not measured")
+    return measured
+
+
+def _measure_outputs(section: QuantizeSection, xml: Path, held: Any, ctx: StageContext) -> OutputQuality:
+    """Similarity of outputs (accuracy/F1 with labels) and throughput of both, for any non-LLM model."""
+    from ovtool.backends import quality
+
+    q = section.quality
+    new_xml = ctx.model_dir / "openvino_model.xml"
+    with ctx.step(f"outputs on {len(held)} held-out samples (f32)"):
+        ref = quality.outputs(quality.compile_model(xml, q.inference_precision), held.inputs)
+        got = quality.outputs(quality.compile_model(new_xml, q.inference_precision), held.inputs)
+        measured = OutputQuality(outputs=quality.compare_outputs(ref, got, held.labels))
+    if q.speed_seconds > 0:
+        from ovtool.backends.ov_bench import device_default_precision
+
+        # the original at the device default and, where that is not f32, at f32 too — interleaved
+        xmls = [xml, new_xml]
+        precisions: list[str | None] = [None, None]
+        if device_default_precision("CPU") != "f32":
+            xmls.append(xml)
+            precisions.append("f32")
+        with ctx.step("throughput of both"):
+            raw = quality.throughput_pair(xmls, held.inputs[0], q.speed_seconds, precisions=precisions)
+        speeds = [Throughput.of(r) for r in raw]
+        measured.speed = SpeedComparison(speeds[0], speeds[1], speeds[2] if len(speeds) == 3 else None)
+    return measured
 
 
 def _has_tokenizer_ir(folder: Path) -> bool:
@@ -259,3 +272,6 @@ def _prompts(held: Any, io: Any, count: int) -> list[str]:
         return []
     tokenizer = _tokenizer(io.folder)
     return [tokenizer.decode(chunk[:32]) for chunk in chunks]
+
+
+STAGE = Stage(name="quantize", section_type=QuantizeSection, preflight=preflight, run=run)

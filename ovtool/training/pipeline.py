@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ovtool.context import StageContext
 from ovtool.errors import UserError
 from ovtool.recipe.sections.data import DataSpec
-from ovtool.context import StageContext
 from ovtool.results import Metric
 from ovtool.training import data as tdata
 from ovtool.training.evaluate import ThroughputProbe, compare_throughput, ir_accuracy, ir_size_bytes
