@@ -55,11 +55,17 @@ def guarded(func: F) -> F:
                 raise typer.Exit(130) from exc
             if debug:
                 console.err.print_exception()
+            from ovtool.error_map import clip_message, describe_failure
+
             if isinstance(exc, OvtoolError):
-                console.error(str(exc))
+                console.error(clip_message(str(exc)))
                 raise typer.Exit(exc.exit_code) from exc
+            known = describe_failure(exc)  # ENOSPC, ENAMETOOLONG, OpenVINO errors… (one table)
+            if known is not None:
+                console.error(clip_message(known[0]))
+                raise typer.Exit(known[1]) from exc
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            console.error(f"{type(exc).__name__}: {first} (run with OVTOOL_DEBUG=1 for the traceback)")
+            console.error(clip_message(f"{type(exc).__name__}: {first} (run with OVTOOL_DEBUG=1 for the traceback)"))
             raise typer.Exit(1) from exc
 
     return wrapper  # type: ignore[return-value]
