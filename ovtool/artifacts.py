@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 
-from ovtool.errors import UserError
+from ovtool.out_policy import Inputs, check_creatable, check_out, out_path, write_marker
 
 STAGING_PREFIX = ".ovtool-staging-"
 
@@ -30,24 +30,27 @@ class RunFolder:
     whatever OUT held before.
     """
 
-    def __init__(self, out: Path, overwrite: bool) -> None:
-        self.out = out.resolve()
+    def __init__(self, out: Path, overwrite: bool, inputs: Inputs | None = None) -> None:
+        self.out = out_path(out)  # a symlinked OUT stays a symlink here, so check() can refuse it
         self.overwrite = overwrite
+        self.inputs = list(inputs or [])  # (recipe key, path) of everything the run reads
         self.staging: Path | None = None
         self.published = False
 
     def check(self) -> None:
-        """Refuse a non-empty OUT without --overwrite, and an OUT that is a file."""
-        if self.out.exists() and not self.out.is_dir():
-            raise UserError(f"output {self.out} is a file; give a folder with -o")
-        if is_nonempty_dir(self.out) and not self.overwrite:
-            raise UserError(f"output folder {self.out} is not empty: pass --overwrite or choose another -o")
+        """The OUT policy (out_policy.check_out): what OUT may be, and what --overwrite may replace."""
+        check_out(self.out, self.overwrite, self.inputs)
+
+    def check_creatable(self) -> None:
+        """Preflight: OUT's parent exists as a writable folder or can be made (probed, nothing left)."""
+        check_creatable(self.out, f"{STAGING_PREFIX}{self.out.name}-probe-")
 
     def __enter__(self) -> Path:
         self.check()
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.staging = self.out.parent / f"{STAGING_PREFIX}{self.out.name}-{uuid.uuid4().hex[:8]}"
         self.staging.mkdir()
+        write_marker(self.staging)  # published with the run: a later --overwrite may replace it
         return self.staging
 
     def publish(self) -> Path:

@@ -12,6 +12,8 @@ from ovtool import console
 from ovtool.artifacts import RunFolder, sha256_path
 from ovtool.errors import GateFailed, UserError
 from ovtool.gates import evaluate
+from ovtool.out_lock import out_lock
+from ovtool.out_policy import Inputs, input_paths, out_path
 from ovtool.recipe.loader import LoadedRecipe
 from ovtool.recipe.schema import Recipe
 from ovtool.report import RunRecord, StageRecord, now_iso, write_reports
@@ -25,6 +27,7 @@ class RunOptions:
     stages: list[str]
     overwrite: bool = False
     dry_run: bool = False
+    wait: bool = False  # another run holds OUT's lock: wait for it instead of exiting 2
 
 
 def _stage_input(loaded: LoadedRecipe, stage: str, previous: str | None) -> str | None:
@@ -62,6 +65,12 @@ def _contexts(loaded: LoadedRecipe, options: RunOptions, root: Path) -> list[tup
     ]  # fmt: skip
 
 
+def _run_inputs(loaded: LoadedRecipe, stages: list[str]) -> Inputs:
+    """Every local path this run reads: OUT may never hold one or sit inside one."""
+    data = loaded.recipe.model_dump(mode="json", include={"model", "gates", *stages})
+    return input_paths(data, loaded.source)
+
+
 def preflight(loaded: LoadedRecipe, options: RunOptions) -> None:
     """Everything --dry-run checks: output policy, inputs, and each stage's own checks."""
     recipe = loaded.recipe
@@ -69,7 +78,9 @@ def preflight(loaded: LoadedRecipe, options: RunOptions) -> None:
     if recipe.output is None and any(m.NEEDS_OUTPUT for m in modules.values()):
         raise UserError("no output folder: pass -o OUT or set `output:` in the recipe")
     if recipe.output is not None:
-        RunFolder(Path(recipe.output), options.overwrite).check()
+        folder = RunFolder(Path(recipe.output), options.overwrite, _run_inputs(loaded, options.stages))
+        folder.check()
+        folder.check_creatable()
     previous: str | None = None
     root = Path(recipe.output or ".")
     # where `@dataset/...` paths will point once the dataset stage ran (a dangling one fails here)
@@ -90,6 +101,13 @@ def execute(loaded: LoadedRecipe, options: RunOptions) -> RunRecord | None:
     preflight(loaded, options)
     if options.dry_run:
         return None
+    if loaded.recipe.output is None:
+        return _execute(loaded, options)
+    with out_lock(out_path(Path(loaded.recipe.output)), wait=options.wait):  # one run per OUT, all along
+        return _execute(loaded, options)
+
+
+def _execute(loaded: LoadedRecipe, options: RunOptions) -> RunRecord:
     recipe = loaded.recipe
     record = RunRecord(
         command=options.command,
@@ -104,7 +122,7 @@ def execute(loaded: LoadedRecipe, options: RunOptions) -> RunRecord | None:
             _run_stages(loaded, options, record, Path(tmp))
             _finish(loaded, record, options, Path(tmp), start)
         return record
-    folder = RunFolder(Path(recipe.output), options.overwrite)
+    folder = RunFolder(Path(recipe.output), options.overwrite, _run_inputs(loaded, options.stages))
     with folder as staging:
         _run_stages(loaded, options, record, staging)
         _finish(loaded, record, options, staging, start)

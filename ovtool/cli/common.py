@@ -20,7 +20,12 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a recipe key: --set convert.weight_format=fp16 (repeatable)."),
 ]
-OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty OUT.")]
+OverwriteOpt = Annotated[
+    bool, typer.Option("--overwrite", help="Replace a non-empty OUT that an earlier ovtool run published.")
+]
+WaitOpt = Annotated[
+    bool, typer.Option("--wait", help="If another ovtool run is writing OUT, wait for it instead of exiting 2.")
+]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Validate everything, print the resolved recipe.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the run record (run.json) to stdout.")]
 VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="More detail on stderr.")]
@@ -100,6 +105,7 @@ def run_stage_command(
     quiet: bool,
     flags: dict[str, Any] | None = None,
     stages: list[str] | None = None,
+    wait: bool = False,
 ) -> None:
     """The shared body of every stage command (and `run`)."""
     from ovtool import console
@@ -113,7 +119,7 @@ def run_stage_command(
         stages = [command]
         if getattr(loaded.recipe, command) is None:  # `ovtool convert -m X` needs no section
             loaded = load_recipe(recipe, sets or [], {**all_flags, command: {}})
-    options = RunOptions(command=command, stages=stages, overwrite=overwrite, dry_run=dry_run)
+    options = RunOptions(command=command, stages=stages, overwrite=overwrite, dry_run=dry_run, wait=wait)
     record = execute(loaded, options)
     if record is None:  # dry run
         console.info("dry run: recipe, inputs and options are valid; nothing was done")
