@@ -48,6 +48,11 @@ def describe_failure(exc: BaseException) -> tuple[str, int] | None:
     return None
 
 
+def is_no_space(exc: BaseException) -> bool:
+    """Did `exc` (or what caused it) fail for lack of space (ENOSPC)?"""
+    return any(_errno(cause) == errno.ENOSPC for cause in _chain(exc))
+
+
 def clip_message(message: str) -> str:
     """Every long word (a path, an argument) cut to ~200 characters, every line to ~1000."""
     lines = [_LONG_WORD.sub(lambda m: shorten(m.group(0)), line) for line in message.splitlines() or [""]]
@@ -55,7 +60,10 @@ def clip_message(message: str) -> str:
 
 
 def no_space_message(where: str | os.PathLike[str] | None, needed_bytes: int | None = None) -> str:
-    """'no space left on DEVICE (mounted at M) for FOLDER, needed ~N MB, F MB free: …'."""
+    """'no space left on DEVICE (mounted at M) for FOLDER, needed ~N MB: …'.
+
+    No "MB free": measured before the staging folder is removed, it would read ~0.
+    """
     needed = f", needed ~{_mb(needed_bytes)} MB" if needed_bytes else ""
     if not where:
         return f"no space left on the device being written{needed}: free some space or write OUT elsewhere"
@@ -63,10 +71,9 @@ def no_space_message(where: str | os.PathLike[str] | None, needed_bytes: int | N
     existing = _existing_ancestor(folder)
     mount = _mount_point(existing)
     device = _device_of(mount)
-    free = shutil.disk_usage(existing).free
     return (
-        f"no space left on {device} (mounted at {shorten(mount)}) for {shorten(folder)}{needed}, "
-        f"{_mb(free)} MB free: free some space there or choose an OUT on another filesystem"
+        f"no space left on {device} (mounted at {shorten(mount)}) for {shorten(folder)}{needed}: "
+        "free some space there or choose an OUT on another filesystem"
     )
 
 

@@ -17,14 +17,16 @@ from collections.abc import Iterator
 
 # "Exception from src/x.cpp:84:" and "Check 'cond' failed at src/y.cpp:887:" only say where
 _LOCATION = re.compile(r"^(Exception from \S+:\d+:?|Check .* failed at \S+:\d+:?)$")
+MESSAGE_LINES = 3  # lines of an OpenVINO message kept (after the source locations)
 REPLAY_LIMIT = 20_000  # characters of captured library logs shown with -v
 
 
 def openvino_message(exc: BaseException) -> str:
     """The meaningful line of an OpenVINO exception (the first ones name only C++ source files)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    useful = [line for line in lines if not _LOCATION.match(line)]
-    return (useful or lines or [type(exc).__name__])[0]
+    useful = [line.rstrip(":") for line in lines if not _LOCATION.match(line)]
+    # "Converting input model" / "node <port> is missing …": a heading, then the detail
+    return ": ".join(useful[:MESSAGE_LINES]) if useful else (lines or [type(exc).__name__])[0]
 
 
 @contextlib.contextmanager
