@@ -34,7 +34,10 @@ def _load_pytorch(path: Path, inputs: dict[str, InputSpec]) -> Any:
         try:
             return torch.export.load(str(path)), None
         except Exception as exc:  # zipfile, pickle, schema errors…: all say "not an export program"
-            raise UserError(f"{shorten(path)} is not a torch.export program ({first_line(exc, 200)})") from exc
+            reason = first_line(exc, 200)
+            if "warnings above" in reason:  # torch logged the real error (captured, shown with -v)
+                reason = "the zip archive holds no exported program"
+            raise UserError(f"{shorten(path)} is not a torch.export program ({reason})") from exc
     module = torch.jit.load(str(path), map_location="cpu")
     static = [spec.shape for spec in inputs.values() if spec.shape and all(isinstance(d, int) and d > 0
                                                                              for d in spec.shape)]
