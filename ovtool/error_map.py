@@ -24,7 +24,7 @@ TRACEBACK_HINT = "(run with OVTOOL_DEBUG=1 for the traceback)"
 _LONG_WORD = re.compile(rf"\S{{{SHORT_LIMIT + 1},}}")
 LINE_LIMIT = 1000
 IOSTREAM_ERROR = "basic_ios::clear"  # what OpenVINO's save_model says when a write fails
-OPENVINO_READ_ERRORS = ("Unable to read the model", "bin file", "Cannot create", "Cannot recognize input model")
+OPENVINO_READ_ERRORS = ("Unable to read the model", "bin file", "Cannot recognize input model")
 
 
 def describe_failure(exc: BaseException) -> tuple[str, int] | None:

@@ -161,3 +161,22 @@ def test_long_output_path(tmp_path: Path, small_ir: Path) -> None:
     proc = run_cli("convert", "-m", small_ir, "-o", out)
     line = assert_clean_error(proc, "too long")
     assert str(out) not in line
+
+
+def test_error_table_words_real_openvino_errors(small_ir: Path, tmp_path: Path) -> None:
+    """Callers that read an IR without ir_info (training, weights) still get OpenVINO's sentence, exit 2."""
+    import openvino as ov
+
+    from ovtool.error_map import describe_failure
+
+    model = ir_copy(small_ir, tmp_path / "model")
+    (model / "openvino_model.bin").unlink()
+    with pytest.raises(RuntimeError) as caught:
+        ov.Core().read_model(str(model / "openvino_model.xml"))
+    assert str(caught.value).startswith("Exception from src/")
+    message, code = describe_failure(caught.value)
+    assert code == 2 and "bin file" in message and "Exception from" not in message and "Check '" not in message
+    with pytest.raises(RuntimeError) as caught:  # not a read error: the work failed (1), still its sentence
+        ov.Core().compile_model(ov.Core().read_model(str(small_ir / "openvino_model.xml")), "CPU", {"NO_SUCH": 1})
+    message, code = describe_failure(caught.value)
+    assert code == 1 and message.startswith("OpenVINO: ") and "src/" not in message.split("(run with")[0]
