@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ovtool import console
+from ovtool import console, scratch
 from ovtool.artifacts import RunFolder, sha256_path
 from ovtool.errors import GateFailed, UserError
 from ovtool.gates import evaluate
@@ -101,6 +100,7 @@ def execute(loaded: LoadedRecipe, options: RunOptions) -> RunRecord | None:
     preflight(loaded, options)
     if options.dry_run:
         return None
+    scratch.sweep_and_report(Path(loaded.recipe.output) if loaded.recipe.output else None)  # killed runs' leftovers
     if loaded.recipe.output is None:
         return _execute(loaded, options)
     with out_lock(out_path(Path(loaded.recipe.output)), wait=options.wait):  # one run per OUT, all along
@@ -118,9 +118,9 @@ def _execute(loaded: LoadedRecipe, options: RunOptions) -> RunRecord:
     )
     start = time.perf_counter()
     if recipe.output is None:
-        with tempfile.TemporaryDirectory(prefix="ovtool-") as tmp:
-            _run_stages(loaded, options, record, Path(tmp))
-            _finish(loaded, record, options, Path(tmp), start)
+        with scratch.owned_tempdir("ovtool-") as tmp:
+            _run_stages(loaded, options, record, tmp)
+            _finish(loaded, record, options, tmp, start)
         return record
     folder = RunFolder(Path(recipe.output), options.overwrite, _run_inputs(loaded, options.stages))
     with folder as staging:

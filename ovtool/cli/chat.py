@@ -7,7 +7,6 @@ to stderr, the model's replies to stdout. /reset clears the history, /exit (or C
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +62,10 @@ def run_chat(
         console.info("dry run: recipe, model and options are valid; no chat was started")
         console.result(loaded.resolved_yaml())
         return
-    with tempfile.TemporaryDirectory(prefix="ovtool-chat-") as tmp:
-        _session(loaded.recipe, source, Path(tmp))
+    from ovtool.scratch import owned_tempdir
+
+    with owned_tempdir("ovtool-chat-") as tmp:
+        _session(loaded.recipe, source, tmp)
 
 
 def _session(recipe: Any, source: str, tmp: Path) -> None:

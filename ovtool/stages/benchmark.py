@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import random
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from ovtool import console
 from ovtool.errors import UserError
 from ovtool.recipe.schema import Recipe
 from ovtool.recipe.sections.benchmark import INPUT_PLACEHOLDER, MODEL_PLACEHOLDER, BenchmarkSection
+from ovtool.scratch import owned_tempdir
 from ovtool.stages.context import Metric, StageContext, StageResult
 
 NEEDS_MODEL = False  # models come from benchmark.models or the stage input; checked in preflight
@@ -182,7 +182,7 @@ def run(recipe: Recipe, ctx: StageContext) -> StageResult:
     section = _section(recipe)
     sources = model_sources(recipe, ctx)
     labels = labels_for(section, sources)
-    with tempfile.TemporaryDirectory(prefix="ovtool-benchmark-") as tmp:
+    with owned_tempdir("ovtool-benchmark-") as tmp:
         specs: list[ModelSpec] = []
         for label, source in zip(labels, sources, strict=True):
             # convert defaults, not `convert:` (which describes the candidate, e.g. int8 weights)

@@ -7,13 +7,13 @@ distillation training → IR in OUT/model → teacher IR vs student IR on the he
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ovtool.errors import UserError
 from ovtool.recipe.schema import Recipe
 from ovtool.recipe.sections.distill import DistillSection
+from ovtool.scratch import owned_tempdir
 from ovtool.stages.context import Metric, Plot, StageContext, StageResult, Table
 
 NEEDS_MODEL = True
@@ -56,8 +56,8 @@ def run(recipe: Recipe, ctx: StageContext) -> StageResult:
     source = check_torch_source(ctx.input_model, "distill")
     if section.training.checkpoint_dir:
         return _run(recipe, section, ctx, source, Path(section.training.checkpoint_dir))
-    with tempfile.TemporaryDirectory(prefix="ovtool-distill-") as tmp:
-        return _run(recipe, section, ctx, source, Path(tmp))
+    with owned_tempdir("ovtool-distill-") as tmp:
+        return _run(recipe, section, ctx, source, tmp)
 
 
 def _student(section: DistillSection, teacher: Any) -> tuple[Any, list[int], str]:

@@ -8,13 +8,13 @@ Both end with the pruned and the original model exported to IR and measured side
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ovtool.errors import UserError
 from ovtool.recipe.schema import Recipe
 from ovtool.recipe.sections.prune import PruneSection
+from ovtool.scratch import owned_tempdir
 from ovtool.stages.context import Metric, Plot, StageContext, StageResult, Table
 
 NEEDS_MODEL = True
@@ -53,8 +53,8 @@ def run(recipe: Recipe, ctx: StageContext) -> StageResult:
     ckpt_dir = section.recovery.training.checkpoint_dir if section.recovery else None
     if ckpt_dir:
         return _run(recipe, section, ctx, source, Path(ckpt_dir))
-    with tempfile.TemporaryDirectory(prefix="ovtool-prune-") as tmp:
-        return _run(recipe, section, ctx, source, Path(tmp))
+    with owned_tempdir("ovtool-prune-") as tmp:
+        return _run(recipe, section, ctx, source, tmp)
 
 
 def _run(recipe: Recipe, section: PruneSection, ctx: StageContext, source: Path, ckpt: Path) -> StageResult:
