@@ -13,18 +13,18 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import NUDENET_ONNX
 
 EXE = Path(sys.executable).with_name("ovtool")
 
 
 def start(out: Path, log: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [str(EXE), "convert", "-m", str(NUDENET_ONNX), "-o", str(out), *extra],
-        stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True,
-    )  # fmt: skip
+    """`ovtool convert` in the background, its stderr in `log` (read while it runs)."""
+    with log.open("w") as err:
+        return subprocess.Popen(
+            [str(EXE), "convert", "-m", str(NUDENET_ONNX), "-o", str(out), *extra],
+            stdout=subprocess.DEVNULL, stderr=err, text=True,
+        )  # fmt: skip
 
 
 def wait_for(condition, what: str, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
@@ -48,7 +48,6 @@ def frozen_holder(tmp_path: Path, out: Path) -> subprocess.Popen[str]:
     return holder
 
 
-@pytest.mark.slow
 def test_second_run_exits_2_naming_the_holder_then_waits_with_wait(tmp_path: Path) -> None:
     out = tmp_path / "out"
     holder = frozen_holder(tmp_path, out)
@@ -59,6 +58,11 @@ def test_second_run_exits_2_naming_the_holder_then_waits_with_wait(tmp_path: Pat
         assert busy.returncode == 2, busy.stderr
         assert f"is being written by another ovtool run (pid {holder.pid}); pass --wait" in busy.stderr
         assert time.monotonic() - started < 60  # at once, not after a conversion
+        recipe = tmp_path / "r.yaml"  # `ovtool run` (stage sub-folders) takes the same one lock for OUT
+        recipe.write_text(f"model: {NUDENET_ONNX}\noutput: {out}\nconvert: {{}}\n")
+        busy = subprocess.run([str(EXE), "run", str(recipe)], capture_output=True, text=True, timeout=120,
+                              check=False)  # fmt: skip
+        assert busy.returncode == 2 and f"(pid {holder.pid})" in busy.stderr, busy.stderr
 
         waiter = start(out, tmp_path / "b.log", "--wait", "--overwrite")
         wait_for(lambda: "waiting" in (tmp_path / "b.log").read_text() or waiter.poll() is not None, "run B to wait")
@@ -75,7 +79,6 @@ def test_second_run_exits_2_naming_the_holder_then_waits_with_wait(tmp_path: Pat
     assert leftovers(tmp_path) == []
 
 
-@pytest.mark.slow
 def test_waiting_run_without_overwrite_then_finds_out_taken(tmp_path: Path) -> None:
     out = tmp_path / "out"
     holder = frozen_holder(tmp_path, out)
@@ -90,7 +93,6 @@ def test_waiting_run_without_overwrite_then_finds_out_taken(tmp_path: Path) -> N
     assert leftovers(tmp_path) == []
 
 
-@pytest.mark.slow
 def test_killed_holder_releases_the_lock(tmp_path: Path) -> None:
     out = tmp_path / "out"
     holder = frozen_holder(tmp_path, out)
