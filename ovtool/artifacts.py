@@ -7,16 +7,27 @@ run must leave the previous OUT untouched.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import shutil
+import time
 import uuid
 from pathlib import Path
 from types import TracebackType
 
-from ovtool.errors import UserError
+from ovtool import scratch
+from ovtool.interrupts import deferred
+from ovtool.out_policy import Inputs, check_creatable, check_out, out_path, write_marker
 
-STAGING_PREFIX = ".ovtool-staging-"
+STAGING_PREFIX = scratch.STAGING_PREFIX
+# test-only: seconds publish() sleeps between its two renames, so a test can signal it exactly there
+TEST_PUBLISH_PAUSE_ENV = "OVTOOL_TEST_PUBLISH_PAUSE"
+_published: list[Path] = []  # every OUT this process published (so an interrupt message can say so)
+
+
+def published_outs() -> list[Path]:
+    """The OUT folders this process has published so far, oldest first."""
+    return list(_published)
 
 
 def is_nonempty_dir(path: Path) -> bool:
@@ -30,43 +41,64 @@ class RunFolder:
     whatever OUT held before.
     """
 
-    def __init__(self, out: Path, overwrite: bool) -> None:
-        self.out = out.resolve()
+    def __init__(self, out: Path, overwrite: bool, inputs: Inputs | None = None) -> None:
+        self.out = out_path(out)  # a symlinked OUT stays a symlink here, so check() can refuse it
         self.overwrite = overwrite
+        self.inputs = list(inputs or [])  # (recipe key, path) of everything the run reads
         self.staging: Path | None = None
         self.published = False
 
     def check(self) -> None:
-        """Refuse a non-empty OUT without --overwrite, and an OUT that is a file."""
-        if self.out.exists() and not self.out.is_dir():
-            raise UserError(f"output {self.out} is a file; give a folder with -o")
-        if is_nonempty_dir(self.out) and not self.overwrite:
-            raise UserError(f"output folder {self.out} is not empty: pass --overwrite or choose another -o")
+        """The OUT policy (out_policy.check_out): what OUT may be, and what --overwrite may replace."""
+        check_out(self.out, self.overwrite, self.inputs)
+
+    def check_creatable(self) -> None:
+        """Preflight: OUT's parent exists as a writable folder or can be made (probed, nothing left)."""
+        check_creatable(self.out, f"{STAGING_PREFIX}{self.out.name}-probe-")
 
     def __enter__(self) -> Path:
         self.check()
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.staging = self.out.parent / f"{STAGING_PREFIX}{self.out.name}-{uuid.uuid4().hex[:8]}"
         self.staging.mkdir()
+        scratch.write_owner(self.staging)  # a SIGKILLed run's staging is found and removed by the next run
+        write_marker(self.staging)  # published with the run: a later --overwrite may replace it
         return self.staging
 
     def publish(self) -> Path:
-        """Swap the staging folder into OUT: two renames, the old OUT removed only afterwards."""
+        """Swap the staging folder into OUT: two renames, the old OUT removed only afterwards.
+
+        SIGINT/SIGTERM wait until both renames are done (interrupts.deferred), so a signal never
+        leaves OUT missing; one that arrived meanwhile is raised right after, with OUT published.
+        The old OUT carries an owner mark naming OUT: if SIGKILL lands between the renames, the
+        next run puts it back; if removing it afterwards is cut short, the next run removes it.
+        """
         assert self.staging is not None
         self.check()
         old: Path | None = None
-        if self.out.exists():
-            old = self.out.parent / f"{STAGING_PREFIX}{self.out.name}-old-{uuid.uuid4().hex[:8]}"
-            os.replace(self.out, old)
         try:
-            os.replace(self.staging, self.out)
-        except OSError:
-            if old is not None:
-                os.replace(old, self.out)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        self.published = True
+            with deferred():
+                if self.out.exists():
+                    old = self.out.parent / f"{STAGING_PREFIX}{self.out.name}-old-{uuid.uuid4().hex[:8]}"
+                    os.replace(self.out, old)
+                    with contextlib.suppress(OSError):  # nothing may stop the second rename now
+                        scratch.write_owner(old, restore_to=self.out)
+                _test_pause()
+                scratch.release(self.staging)  # OUT never carries an owner mark
+                try:
+                    os.replace(self.staging, self.out)
+                except OSError:
+                    if old is not None:
+                        os.replace(old, self.out)
+                        scratch.release(self.out)
+                    with contextlib.suppress(OSError):
+                        scratch.write_owner(self.staging)
+                    raise
+                self.published = True
+                _published.append(self.out)
+        finally:
+            if old is not None and self.published:
+                scratch.remove(old)
         return self.out
 
     def __exit__(
@@ -76,7 +108,13 @@ class RunFolder:
         tb: TracebackType | None,
     ) -> None:
         if not self.published and self.staging is not None:
-            shutil.rmtree(self.staging, ignore_errors=True)
+            scratch.remove(self.staging)  # owner mark last: a second Ctrl-C leaves a sweepable folder
+
+
+def _test_pause() -> None:
+    """Test-only hook (OVTOOL_TEST_PUBLISH_PAUSE=SECONDS): stop inside publish's critical section."""
+    with contextlib.suppress(ValueError):
+        time.sleep(float(os.environ.get(TEST_PUBLISH_PAUSE_ENV) or 0))
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

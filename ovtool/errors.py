@@ -45,3 +45,18 @@ def first_line(exc: BaseException, limit: int = 300) -> str:
     """The first line of a library's exception message (its name when empty): enough for a one-line error."""
     text = str(exc).strip()
     return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
+SHORT_LIMIT = 200
+
+
+def shorten(text: object, limit: int = SHORT_LIMIT) -> str:
+    """A path or argument echoed in a message, cut to ~`limit` characters (head…tail).
+
+    A recipe can hold a 50 MB `model:` value; an error must never print it back whole.
+    """
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    return f"{text[:head]}…{text[-(limit - head - 1):]} ({len(text)} characters)"

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ovtool import __version__
-from ovtool.gates import GateOutcome
 from ovtool.context import StageContext
+from ovtool.gates import GateOutcome
 from ovtool.results import StageResult, Table
 
 LIBRARIES = (

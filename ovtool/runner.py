@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ovtool import console
+from ovtool import console, scratch
 from ovtool.artifacts import RunFolder, sha256_path
+from ovtool.context import DatasetOutput, ModelRef, Pending, StageContext, StageInput
 from ovtool.errors import GateFailed, UserError
 from ovtool.gates import evaluate
-from ovtool.context import DatasetOutput, ModelRef, Pending, StageContext, StageInput
+from ovtool.out_lock import out_lock
+from ovtool.out_policy import Inputs, input_paths, out_path
 from ovtool.recipe.loader import LoadedRecipe
 from ovtool.report import RunRecord, StageRecord, now_iso, write_reports
 from ovtool.stages.base import Stage
@@ -26,6 +27,7 @@ class RunOptions:
     stages: list[str]
     overwrite: bool = False
     dry_run: bool = False
+    wait: bool = False  # another run holds OUT's lock: wait for it instead of exiting 2
 
 
 def _inputs(loaded: LoadedRecipe, stage: Stage[Any], previous: ModelRef | None,
@@ -77,6 +79,12 @@ def _work_dir(options: RunOptions, root: Path, stage: str) -> Path:
     return root / stage if options.command == "run" else root
 
 
+def _run_inputs(loaded: LoadedRecipe, stages: list[str]) -> Inputs:
+    """Every local path this run reads: OUT may never hold one or sit inside one."""
+    data = loaded.recipe.model_dump(mode="json", include={"model", "gates", *stages})
+    return input_paths(data, loaded.source)
+
+
 def preflight(loaded: LoadedRecipe, options: RunOptions) -> None:
     """Everything --dry-run checks: output policy, inputs, and each stage's own checks."""
     recipe = loaded.recipe
@@ -84,7 +92,9 @@ def preflight(loaded: LoadedRecipe, options: RunOptions) -> None:
     if recipe.output is None and any(s.needs_output for s in stages):
         raise UserError("no output folder: pass -o OUT or set `output:` in the recipe")
     if recipe.output is not None:
-        RunFolder(Path(recipe.output), options.overwrite).check()
+        folder = RunFolder(Path(recipe.output), options.overwrite, _run_inputs(loaded, options.stages))
+        folder.check()
+        folder.check_creatable()
     root = Path(recipe.output or ".")
     previous: ModelRef | None = None
     dataset: DatasetOutput | None = None
@@ -106,6 +116,14 @@ def execute(loaded: LoadedRecipe, options: RunOptions) -> RunRecord | None:
     preflight(loaded, options)
     if options.dry_run:
         return None
+    scratch.sweep_and_report(Path(loaded.recipe.output) if loaded.recipe.output else None)  # killed runs' leftovers
+    if loaded.recipe.output is None:
+        return _execute(loaded, options)
+    with out_lock(out_path(Path(loaded.recipe.output)), wait=options.wait):  # one run per OUT, all along
+        return _execute(loaded, options)
+
+
+def _execute(loaded: LoadedRecipe, options: RunOptions) -> RunRecord:
     recipe = loaded.recipe
     record = RunRecord(
         command=options.command,
@@ -116,11 +134,11 @@ def execute(loaded: LoadedRecipe, options: RunOptions) -> RunRecord | None:
     )
     start = time.perf_counter()
     if recipe.output is None:
-        with tempfile.TemporaryDirectory(prefix="ovtool-") as tmp:
-            _run_stages(loaded, options, record, Path(tmp))
-            _finish(loaded, record, options, Path(tmp), start)
+        with scratch.owned_tempdir("ovtool-") as tmp:
+            _run_stages(loaded, options, record, tmp)
+            _finish(loaded, record, options, tmp, start)
         return record
-    folder = RunFolder(Path(recipe.output), options.overwrite)
+    folder = RunFolder(Path(recipe.output), options.overwrite, _run_inputs(loaded, options.stages))
     with folder as staging:
         _run_stages(loaded, options, record, staging)
         _finish(loaded, record, options, staging, start)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import re
+import zipfile
 from pathlib import Path
 
-from ovtool.errors import UserError
+from ovtool.errors import UserError, shorten
 
 SUFFIX_FORMATS = {
     ".gguf": "gguf",
@@ -18,6 +21,8 @@ SUFFIX_FORMATS = {
     ".pb": "tf",
 }
 KNOWN = "a Hugging Face folder, .gguf, .onnx, .tflite, IR .xml, TF SavedModel, .pdmodel, .pt2/.pt"
+# a weight constant in an IR .xml: <layer … type="Const" …> <data … offset="2" size="864" />
+_CONST_DATA = re.compile(rb'type="Const"[^>]*>\s*<data\b[^>]*?\boffset="(\d+)"[^>]*?\bsize="(\d+)"')
 
 
 def find_ir_xml(path: Path) -> Path | None:
@@ -42,24 +47,82 @@ def looks_like_hub_id(text: str) -> bool:
 def detect_format(source: str, forced: str = "auto") -> str:
     """The source format of `source`, or UserError saying why it cannot be used."""
     path = Path(source)
+    exists = _exists(path)
     if forced != "auto":
-        if not path.exists() and not (forced == "hf" and looks_like_hub_id(source)):
-            raise UserError(f"model not found: {source}")
+        if not exists and not (forced == "hf" and looks_like_hub_id(source)):
+            raise UserError(f"model not found: {shorten(source)}")
         return forced
-    if not path.exists():
+    if not exists:
         if looks_like_hub_id(source):
             return "hf"
-        raise UserError(f"model not found: {source} (give a path to {KNOWN}, or a hub id like org/name)")
+        raise UserError(f"model not found: {shorten(source)} (give a path to {KNOWN}, or a hub id like org/name)")
     if path.is_dir():
-        return _detect_dir(path)
+        fmt = _detect_dir(path)
+        if fmt == "ir":
+            check_ir_files(find_ir_xml(path) or path)
+        return fmt
     fmt = SUFFIX_FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise UserError(f"unknown model format: {path.name} (expected {KNOWN}); set convert.source_format")
+        raise UserError(f"unknown model format: {shorten(path.name)} (expected {KNOWN}); set convert.source_format")
     if path.stat().st_size == 0:
-        raise UserError(f"model file is empty: {path}")
-    if fmt == "gguf" and path.read_bytes()[:4] != b"GGUF":
-        raise UserError(f"{path} is not a GGUF file (no GGUF magic at its start)")
+        raise UserError(f"model file is empty: {shorten(path)}")
+    with path.open("rb") as f:
+        head = f.read(4)
+    if fmt == "gguf" and head != b"GGUF":
+        raise UserError(f"{shorten(path)} is not a GGUF file (no GGUF magic at its start)")
+    if path.suffix.lower() == ".pt2" and not zipfile.is_zipfile(path):
+        raise UserError(f"{shorten(path)} is not a torch.export program (not the zip archive torch.export.save writes)")
+    if fmt == "ir":
+        check_ir_files(path)
     return fmt
+
+
+def _exists(path: Path) -> bool:
+    """Path.exists, with a path longer than the OS allows reported as invalid input (not an OSError)."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise UserError(
+                f"model path too long for this system ({len(str(path))} characters; at most 255 bytes a name, "
+                f"4096 a path): {shorten(path)}"
+            ) from exc
+        raise
+
+
+def check_ir_files(xml: Path) -> None:
+    """An IR .xml is XML with a <net> root, and its .bin holds every weight the .xml points into.
+
+    Cheap (no OpenVINO): --dry-run catches an annotation .xml or a missing/truncated .bin.
+    """
+    root = _xml_root(xml)
+    if root != "net":
+        raise UserError(f"{shorten(xml)} is not an OpenVINO IR: {root}")
+    text = xml.read_bytes()
+    end = max((int(offset) + int(size) for offset, size in _CONST_DATA.findall(text)), default=0)
+    if end == 0:
+        return
+    weights = xml.with_suffix(".bin")
+    if not weights.is_file():
+        raise UserError(f"{shorten(xml)}: its weights file {weights.name} is missing (keep the .bin beside the .xml)")
+    size = weights.stat().st_size
+    if size < end:
+        raise UserError(
+            f"{shorten(weights)} is truncated: {size} bytes, {xml.name} needs {end} "
+            "(copy it again, or use the .bin saved with this .xml)"
+        )
+
+
+def _xml_root(xml: Path) -> str:
+    """The root element's name ('net' for an IR), or why the file is not XML."""
+    from xml.etree.ElementTree import ParseError, iterparse
+
+    try:
+        for _, element in iterparse(str(xml), events=("start",)):
+            return element.tag if element.tag == "net" else f"its root element is <{element.tag}>, an IR's is <net>"
+    except ParseError as exc:
+        return f"not XML ({exc})"
+    return "no XML element in it"
 
 
 def _detect_dir(path: Path) -> str:

@@ -6,14 +6,31 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ovtool.backends.ov_errors import library_logs_captured, openvino_message
+from ovtool.errors import UserError, shorten
+
 # Constants this small are shapes/axes/scalars, not weights.
 MIN_WEIGHT_ELEMENTS = 16
+READ_HINTS = {
+    "bin file cannot be found": "its .bin (weights) is missing beside it",
+    "Incorrect weights in bin file": "its .bin is truncated or belongs to another .xml",
+    "Unable to read the model": "it is not an OpenVINO IR .xml",
+}
 
 
 def read_model(xml: Path) -> Any:
+    """ov.Model from an IR; a file OpenVINO cannot read is invalid input (exit 2) naming the file."""
     import openvino as ov
 
-    return ov.Core().read_model(str(xml))
+    try:
+        with library_logs_captured():  # the TF frontend probes an unknown .xml and logs raw bytes
+            return ov.Core().read_model(str(xml))
+    except RuntimeError as exc:
+        message = openvino_message(exc)
+        hint = next((h for key, h in READ_HINTS.items() if key in message), None)
+        if hint is not None:
+            raise UserError(f"cannot read the OpenVINO IR {shorten(xml)}: {hint}") from exc
+        raise UserError(f"cannot read the OpenVINO IR {shorten(xml)}: {shorten(message, 300)}") from exc
 
 
 def port_table(ports: Any) -> list[dict[str, str]]:

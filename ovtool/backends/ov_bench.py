@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ovtool.backends.ov_errors import openvino_message
 from ovtool.errors import UserError, WorkFailed
 
 HINTS = {"throughput": "THROUGHPUT", "latency": "LATENCY", "cumulative_throughput": "CUMULATIVE_THROUGHPUT"}
@@ -62,13 +63,15 @@ def read_and_reshape(xml: Path, shapes_for: Any) -> tuple[Any, dict[str, list[in
     """Read the IR and reshape it to static shapes (`shapes_for(model)` decides them)."""
     import openvino as ov
 
-    model = ov.Core().read_model(str(xml))
+    from ovtool.backends.ir_info import read_model
+
+    model = read_model(xml)
     shapes = shapes_for(model)
     if any(port.get_partial_shape().is_dynamic for port in model.inputs):
         try:
             model.reshape({name: ov.PartialShape(dims) for name, dims in shapes.items()})
         except RuntimeError as exc:
-            raise UserError(f"{xml}: cannot reshape to {shapes}: {str(exc).splitlines()[0]}") from exc
+            raise UserError(f"{xml}: cannot reshape to {shapes}: {openvino_message(exc)}") from exc
     return model, shapes
 
 
@@ -101,13 +104,6 @@ def check_device(device: str) -> None:
             continue
         if name not in available and name.split(".")[0] not in {a.split(".")[0] for a in available}:
             raise UserError(f"device {name} is not available here (available: {', '.join(available)})")
-
-
-def openvino_message(exc: Exception) -> str:
-    """The meaningful line of an OpenVINO exception (the first names only the C++ source file)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    useful = [line for line in lines if not line.startswith("Exception from src/")]
-    return (useful or lines or [type(exc).__name__])[0]
 
 
 def compile_model(model: Any, device: str, config: dict[str, Any], nireq: int | None) -> Compiled:

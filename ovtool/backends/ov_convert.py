@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
-from ovtool.errors import UserError
+from ovtool.backends.ov_errors import library_logs_captured, openvino_message
+from ovtool.errors import UserError, WorkFailed, first_line, shorten
 from ovtool.recipe.sections.convert import InputSpec
 
 
@@ -29,12 +31,20 @@ def _load_pytorch(path: Path, inputs: dict[str, InputSpec]) -> Any:
     import torch
 
     if path.suffix == ".pt2":
-        return torch.export.load(str(path)), None
+        try:
+            return torch.export.load(str(path)), None
+        except Exception as exc:  # zipfile, pickle, schema errors…: all say "not an export program"
+            reason = first_line(exc, 200)
+            if "warnings above" in reason:  # torch logged the real error (captured, shown with -v)
+                reason = "the zip archive holds no exported program"
+            raise UserError(f"{shorten(path)} is not a torch.export program ({reason})") from exc
     module = torch.jit.load(str(path), map_location="cpu")
     static = [spec.shape for spec in inputs.values() if spec.shape and all(isinstance(d, int) and d > 0
                                                                              for d in spec.shape)]
     if not static:
-        raise UserError(f"{path.name}: TorchScript needs static example shapes: set convert.inputs.<name>.shape")
+        raise UserError(
+            f"{shorten(path.name)}: TorchScript needs static example shapes: set convert.inputs.<name>.shape"
+        )
     return module, tuple(torch.zeros(*shape) for shape in static)
 
 
@@ -49,16 +59,18 @@ def convert_file(path: Path, fmt: str, inputs: dict[str, InputSpec] | None) -> A
         kwargs["input"] = shaped
     source: Any = str(path)
     try:
-        if fmt == "pytorch":
-            source, example = _load_pytorch(path, inputs)
-            if example is not None:
-                kwargs = {"example_input": example}
-        model = ov.convert_model(source, **kwargs)
+        with library_logs_captured():  # frontends probing random bytes log them via absl/glog
+            if fmt == "pytorch":
+                source, example = _load_pytorch(path, inputs)
+                if example is not None:
+                    kwargs = {"example_input": example}
+            model = ov.convert_model(source, **kwargs)
     except UserError:
         raise
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"cannot read {fmt} model {path}: {first}") from exc
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.ENAMETOOLONG):
+            raise  # not the file's fault: error_map words these
+        raise UserError(f"cannot read {fmt} model {shorten(path)}: {shorten(openvino_message(exc), 300)}") from exc
     return apply_layouts(model, inputs)
 
 
@@ -85,7 +97,26 @@ def check_input_names(model: Any, inputs: dict[str, InputSpec] | None) -> None:
 
 
 def save_ir(model: Any, xml: Path, fp16: bool) -> None:
+    """Write the IR; a failed write on a full filesystem says so (OpenVINO says only "iostream error")."""
     import openvino as ov
 
+    from ovtool.error_map import is_disk_full, no_space_error
+
     xml.parent.mkdir(parents=True, exist_ok=True)
-    ov.save_model(model, str(xml), compress_to_fp16=fp16)
+    try:
+        ov.save_model(model, str(xml), compress_to_fp16=fp16)
+    except (RuntimeError, OSError) as exc:
+        needed = ir_size_estimate(model, fp16)
+        if is_disk_full(xml.parent, needed):
+            raise no_space_error(xml.parent, needed) from exc
+        raise WorkFailed(f"cannot write the IR {shorten(xml)}: {openvino_message(exc)}") from exc
+
+
+def ir_size_estimate(model: Any, fp16: bool) -> int:
+    """Bytes the .bin will take: every weight constant (f32 ones halved when compressed to fp16)."""
+    total = 0
+    for op in model.get_ops():
+        if op.get_type_name() == "Constant":
+            size = op.get_byte_size()
+            total += size // 2 if fp16 and op.get_output_element_type(0).get_type_name() == "f32" else size
+    return total

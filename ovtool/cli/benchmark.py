@@ -17,6 +17,7 @@ from ovtool.cli.common import (
     RecipeArg,
     SetOpt,
     VerboseOpt,
+    WaitOpt,
     guarded,
     run_stage_command,
 )  # fmt: skip
@@ -74,6 +75,7 @@ def benchmark(
     ] = None,
     sets: SetOpt = None,
     overwrite: OverwriteOpt = False,
+    wait: WaitOpt = False,
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = 0,
@@ -95,7 +97,7 @@ def benchmark(
     }
     run_stage_command(
         "benchmark",
-        recipe=recipe, model=None, output=output, sets=sets, overwrite=overwrite, dry_run=dry_run,
+        recipe=recipe, model=None, output=output, sets=sets, overwrite=overwrite, dry_run=dry_run, wait=wait,
         json_out=json_out, verbose=verbose, quiet=quiet, flags=flags,
     )  # fmt: skip
 

@@ -9,7 +9,6 @@ replies to stdout. /reset clears the history, /exit (or Ctrl-D) quits.
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,8 +57,10 @@ def run_chat(
     loaded = load_recipe(recipe, sets or [], all_flags)
     if loaded.recipe.generate is None:  # so the resolved recipe shows the section chat ran with
         loaded = load_recipe(recipe, sets or [], {**all_flags, "generate": {}})
-    with tempfile.TemporaryDirectory(prefix="ovtool-chat-") as tmp:
-        section, ctx = single_stage(loaded, "generate", Path(tmp))
+    from ovtool.scratch import owned_tempdir
+
+    with owned_tempdir("ovtool-chat-") as tmp:
+        section, ctx = single_stage(loaded, "generate", tmp)
         check_models(section, ctx)
         if dry_run:
             console.info("dry run: recipe, model and options are valid; no chat was started")

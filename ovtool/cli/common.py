@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 from collections.abc import Callable
@@ -20,7 +19,12 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a recipe key: --set convert.weight_format=fp16 (repeatable)."),
 ]
-OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace a non-empty OUT.")]
+OverwriteOpt = Annotated[
+    bool, typer.Option("--overwrite", help="Replace a non-empty OUT that an earlier ovtool run published.")
+]
+WaitOpt = Annotated[
+    bool, typer.Option("--wait", help="If another ovtool run is writing OUT, wait for it instead of exiting 2.")
+]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Validate everything, print the resolved recipe.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the run record (run.json) to stdout.")]
 VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="More detail on stderr.")]
@@ -32,52 +36,62 @@ F = TypeVar("F", bound=Callable[..., Any])
 def guarded(func: F) -> F:
     """Run a command body; an OvtoolError becomes its one-line message and exit code.
 
-    Tracebacks only with OVTOOL_DEBUG=1; Ctrl-C exits 130 (staging is cleaned by RunFolder).
+    Tracebacks only with OVTOOL_DEBUG=1. SIGINT exits 130 and SIGTERM 143 (128 + the signal), both
+    unwinding like Ctrl-C so RunFolder and scratch folders clean up; see `_interrupt_exit` for what
+    is said when OUT had already been published.
     """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ovtool import console
+        from ovtool import console, interrupts
+        from ovtool.artifacts import published_outs
         from ovtool.errors import OvtoolError
 
         debug = os.environ.get("OVTOOL_DEBUG") == "1"
-        interrupted = _watch_sigint()
+        published_before = len(published_outs())
+        interrupts.install()
         try:
             return func(*args, **kwargs)
         except typer.Exit:
             raise
         except KeyboardInterrupt as exc:
-            console.error("interrupted; nothing was published")
-            raise typer.Exit(130) from exc
+            raise _interrupt_exit(interrupts.signum_of(exc), published_outs()[published_before:]) from exc
         except Exception as exc:
-            if interrupted():  # a library turned Ctrl-C into its own error (e.g. a wrapped lazy import)
-                console.error("interrupted; nothing was published")
-                raise typer.Exit(130) from exc
+            if (signum := interrupts.seen()) is not None:  # a library turned the signal into its own error
+                raise _interrupt_exit(signum, published_outs()[published_before:]) from exc
             if debug:
                 console.err.print_exception()
+            from ovtool.error_map import clip_message, describe_failure
+
             if isinstance(exc, OvtoolError):
-                console.error(str(exc))
+                console.error(clip_message(str(exc)))
                 raise typer.Exit(exc.exit_code) from exc
+            known = describe_failure(exc)  # ENOSPC, ENAMETOOLONG, OpenVINO errors… (one table)
+            if known is not None:
+                console.error(clip_message(known[0]))
+                raise typer.Exit(known[1]) from exc
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            console.error(f"{type(exc).__name__}: {first} (run with OVTOOL_DEBUG=1 for the traceback)")
+            console.error(clip_message(f"{type(exc).__name__}: {first} (run with OVTOOL_DEBUG=1 for the traceback)"))
             raise typer.Exit(1) from exc
 
     return wrapper  # type: ignore[return-value]
 
 
-def _watch_sigint() -> Callable[[], bool]:
-    """Remember that SIGINT arrived (then raise KeyboardInterrupt as Python does by default)."""
-    import signal
+def _interrupt_exit(signum: int, published: list[Path]) -> typer.Exit:
+    """Say what an interrupt left behind; exit 128 + signal either way (130 SIGINT, 143 SIGTERM).
 
-    seen: list[bool] = []
+    A signal that arrives once OUT is published (publish holds signals off across its renames, so
+    that is where a signal during publish lands) still exits 130/143: the run did not finish —
+    gates were not checked, results not printed — but OUT is complete, and the message says so.
+    """
+    from ovtool import console
+    from ovtool.interrupts import verb
 
-    def handler(signum: int, frame: object) -> None:
-        seen.append(True)
-        raise KeyboardInterrupt
-
-    with contextlib.suppress(ValueError):  # not the main thread (embedded use): keep Python's default
-        signal.signal(signal.SIGINT, handler)
-    return lambda: bool(seen)
+    if published:
+        console.error(f"{verb(signum)} after publishing {', '.join(map(str, published))}")
+    else:
+        console.error(f"{verb(signum)}; nothing was published")
+    return typer.Exit(128 + signum)
 
 
 def run_stage_command(
@@ -94,6 +108,7 @@ def run_stage_command(
     quiet: bool,
     flags: dict[str, Any] | None = None,
     stages: list[str] | None = None,
+    wait: bool = False,
 ) -> None:
     """The shared body of every stage command (and `run`)."""
     from ovtool import console
@@ -107,7 +122,7 @@ def run_stage_command(
         stages = [command]
         if getattr(loaded.recipe, command) is None:  # `ovtool convert -m X` needs no section
             loaded = load_recipe(recipe, sets or [], {**all_flags, command: {}})
-    options = RunOptions(command=command, stages=stages, overwrite=overwrite, dry_run=dry_run)
+    options = RunOptions(command=command, stages=stages, overwrite=overwrite, dry_run=dry_run, wait=wait)
     record = execute(loaded, options)
     if record is None:  # dry run
         console.info("dry run: recipe, inputs and options are valid; nothing was done")

@@ -16,6 +16,7 @@ from ovtool.cli.common import (
     RecipeArg,
     SetOpt,
     VerboseOpt,
+    WaitOpt,
     guarded,
     run_stage_command,
 )  # fmt: skip
@@ -38,6 +39,7 @@ def convert(
     ] = None,
     sets: SetOpt = None,
     overwrite: OverwriteOpt = False,
+    wait: WaitOpt = False,
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = 0,
@@ -46,7 +48,7 @@ def convert(
     """Convert a Hugging Face folder, GGUF, ONNX, TFLite, TF, Paddle or PyTorch model to OpenVINO IR."""
     run_stage_command(
         "convert",
-        recipe=recipe, model=model, output=output, sets=sets, overwrite=overwrite, dry_run=dry_run,
+        recipe=recipe, model=model, output=output, sets=sets, overwrite=overwrite, dry_run=dry_run, wait=wait,
         json_out=json_out, verbose=verbose, quiet=quiet,
         flags={
             "convert.task": task,

@@ -15,6 +15,7 @@ from ovtool.cli.common import (
     QuietOpt,
     SetOpt,
     VerboseOpt,
+    WaitOpt,
     guarded,
     run_stage_command,
 )  # fmt: skip
@@ -79,21 +80,21 @@ def _run(verb: str, path: str, common: dict[str, Any], **flags: Any) -> None:
     )  # fmt: skip
 
 
-def _common(recipe: Path | None, output: Path | None, sets: list[str] | None, overwrite: bool, dry_run: bool,
-            json_out: bool, verbose: int, quiet: bool) -> dict[str, Any]:  # fmt: skip
-    return {"recipe": recipe, "output": output, "sets": sets, "overwrite": overwrite, "dry_run": dry_run,
-            "json_out": json_out, "verbose": verbose, "quiet": quiet}  # fmt: skip
+def _common(recipe: Path | None, output: Path | None, sets: list[str] | None, overwrite: bool, wait: bool,
+            dry_run: bool, json_out: bool, verbose: int, quiet: bool) -> dict[str, Any]:  # fmt: skip
+    return {"recipe": recipe, "output": output, "sets": sets, "overwrite": overwrite, "wait": wait,
+            "dry_run": dry_run, "json_out": json_out, "verbose": verbose, "quiet": quiet}  # fmt: skip
 
 
 @app.command("detect")
 @guarded
 def detect(
     path: PathArg, recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
+    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
     verbose: VerboseOpt = 0, quiet: QuietOpt = False,
 ) -> None:  # fmt: skip
     """Detect the dataset format, and say why every other format was rejected."""
-    _run("detect", path, _common(recipe, output, sets, overwrite, dry_run, json_out, verbose, quiet))
+    _run("detect", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet))
 
 
 @app.command("convert")
@@ -106,11 +107,11 @@ def convert(
     stratified: RandomOpt = None, limit: LimitOpt = None, seed: SeedOpt = None,
     key_env: KeyEnvOpt = None, key_file: KeyFileOpt = None,
     recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
+    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
     verbose: VerboseOpt = 0, quiet: QuietOpt = False,
 ) -> None:  # fmt: skip
     """Convert between Datumaro formats (VOC, COCO, YOLO, YOLO-Ultralytics, CVAT, ImageNet, …)."""
-    _run("convert", path, _common(recipe, output, sets, overwrite, dry_run, json_out, verbose, quiet),
+    _run("convert", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
          output_format=to, format=fmt, save_media=save_media, image_ext=image_ext,
          label_map=_pairs(label_map, "--label-map"), subset_map=_pairs(subset_map, "--subset-map"),
          ratios=_pairs(ratio, "--ratio", float), stratified=stratified, limit=limit, seed=seed,
@@ -125,11 +126,11 @@ def stats(
     text_field: TextFieldOpt = None, label_field: LabelFieldOpt = None,
     key_env: KeyEnvOpt = None, key_file: KeyFileOpt = None,
     recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
+    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
     verbose: VerboseOpt = 0, quiet: QuietOpt = False,
 ) -> None:  # fmt: skip
     """Items per subset and label, image and box sizes, annotation counts → run.json, report.md, report.html."""
-    _run("stats", path, _common(recipe, output, sets, overwrite, dry_run, json_out, verbose, quiet),
+    _run("stats", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
          format=fmt, kind=kind, image_stats=image_stats, text_field=text_field, label_field=label_field,
          key_env=key_env, key_file=key_file)  # fmt: skip
 
@@ -141,11 +142,11 @@ def validate(
     task: Annotated[str | None, typer.Option("--task", help="classification, detection or segmentation.")] = None,
     key_env: KeyEnvOpt = None, key_file: KeyFileOpt = None,
     recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
+    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
     verbose: VerboseOpt = 0, quiet: QuietOpt = False,
 ) -> None:  # fmt: skip
     """Check annotations for a task; exit 3 when the validation finds errors."""
-    _run("validate", path, _common(recipe, output, sets, overwrite, dry_run, json_out, verbose, quiet),
+    _run("validate", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
          format=fmt, task=task, key_env=key_env, key_file=key_file)  # fmt: skip
 
 
@@ -157,11 +158,11 @@ def split(
     text_field: TextFieldOpt = None, label_field: LabelFieldOpt = None,
     key_env: KeyEnvOpt = None, key_file: KeyFileOpt = None,
     recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
+    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
     verbose: VerboseOpt = 0, quiet: QuietOpt = False,
 ) -> None:  # fmt: skip
     """Split into subsets (stratified by label or random) with the given shares and seed."""
-    _run("split", path, _common(recipe, output, sets, overwrite, dry_run, json_out, verbose, quiet),
+    _run("split", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
          ratios=_pairs(ratio, "--ratio", float), stratified=stratified, seed=seed, format=fmt, output_format=to,
          kind=kind, text_field=text_field, label_field=label_field, key_env=key_env, key_file=key_file)  # fmt: skip
 
@@ -177,11 +178,11 @@ def filter_(
     remove_empty: Annotated[bool | None, typer.Option("--remove-empty", help="Drop items left empty.")] = None,
     fmt: FormatOpt = None, to: ToOpt = None, key_env: KeyEnvOpt = None, key_file: KeyFileOpt = None,
     recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
+    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
     verbose: VerboseOpt = 0, quiet: QuietOpt = False,
 ) -> None:  # fmt: skip
     """Keep the items (or annotations) an XPath expression selects."""
-    _run("filter", path, _common(recipe, output, sets, overwrite, dry_run, json_out, verbose, quiet),
+    _run("filter", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
          expression=expression, filter_annotations=annotations, remove_empty=remove_empty, format=fmt,
          output_format=to, key_env=key_env, key_file=key_file)  # fmt: skip
 
@@ -194,11 +195,11 @@ def merge(
     policy: Annotated[str | None, typer.Option("--policy", help="union, exact or intersect.")] = None,
     fmt: FormatOpt = None, to: ToOpt = None,
     recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
+    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
     verbose: VerboseOpt = 0, quiet: QuietOpt = False,
 ) -> None:  # fmt: skip
     """Merge datasets (Datumaro merge policies)."""
-    _run("merge", path, _common(recipe, output, sets, overwrite, dry_run, json_out, verbose, quiet),
+    _run("merge", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
          merge_with=others, merge_policy=policy, format=fmt, output_format=to)  # fmt: skip
 
 
@@ -207,11 +208,11 @@ def merge(
 def encrypt(
     path: PathArg, key_env: KeyEnvOpt = None, key_file: KeyFileOpt = None, fmt: FormatOpt = None,
     recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
+    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
     verbose: VerboseOpt = 0, quiet: QuietOpt = False,
 ) -> None:  # fmt: skip
     """Encrypt annotations and media (Fernet) into a self-describing folder; the key stays out of OUT."""
-    _run("encrypt", path, _common(recipe, output, sets, overwrite, dry_run, json_out, verbose, quiet),
+    _run("encrypt", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
          key_env=key_env, key_file=key_file, format=fmt)  # fmt: skip
 
 
@@ -220,11 +221,11 @@ def encrypt(
 def decrypt(
     path: PathArg, key_env: KeyEnvOpt = None, key_file: KeyFileOpt = None,
     recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
+    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
     verbose: VerboseOpt = 0, quiet: QuietOpt = False,
 ) -> None:  # fmt: skip
     """Restore an encrypted dataset, byte-identical; a wrong key exits 2."""
-    _run("decrypt", path, _common(recipe, output, sets, overwrite, dry_run, json_out, verbose, quiet),
+    _run("decrypt", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
          key_env=key_env, key_file=key_file)  # fmt: skip
 
 
@@ -237,10 +238,10 @@ def sample(
     text_field: TextFieldOpt = None, label_field: LabelFieldOpt = None,
     key_env: KeyEnvOpt = None, key_file: KeyFileOpt = None,
     recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
+    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
     verbose: VerboseOpt = 0, quiet: QuietOpt = False,
 ) -> None:  # fmt: skip
     """Draw N text samples (seeded) into OUT/dataset/sample.jsonl."""
-    _run("sample", path, _common(recipe, output, sets, overwrite, dry_run, json_out, verbose, quiet),
+    _run("sample", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
          samples=samples, seed=seed, format=fmt, output_format=to, kind="text", text_field=text_field,
          label_field=label_field, key_env=key_env, key_file=key_file)  # fmt: skip

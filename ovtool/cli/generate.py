@@ -21,6 +21,7 @@ from ovtool.cli.common import (
     RecipeArg,
     SetOpt,
     VerboseOpt,
+    WaitOpt,
     guarded,
     run_stage_command,
 )  # fmt: skip
@@ -74,6 +75,7 @@ def generate(
     chat: Annotated[bool, typer.Option("--chat", help="Interactive chat: /reset, /exit; tokens streamed.")] = False,
     sets: SetOpt = None,
     overwrite: OverwriteOpt = False,
+    wait: WaitOpt = False,
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = 0,
@@ -116,6 +118,6 @@ def generate(
         return
     run_stage_command(
         "generate",
-        recipe=recipe, model=model, output=output, sets=sets, overwrite=overwrite, dry_run=dry_run,
+        recipe=recipe, model=model, output=output, sets=sets, overwrite=overwrite, dry_run=dry_run, wait=wait,
         json_out=json_out, verbose=verbose, quiet=quiet, flags=flags,
     )  # fmt: skip

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ovtool import __version__
-from ovtool.cli import benchmark, dataset, distill, generate, prune, quantize, recipe_cmd
+from ovtool.cli import benchmark, clean, dataset, distill, generate, prune, quantize, recipe_cmd
 from ovtool.cli import convert as convert_cmd
 from ovtool.cli import run as run_cmd
 
@@ -45,7 +45,24 @@ app.command("generate")(generate.generate)
 app.add_typer(dataset.app, name="dataset")
 app.command("run")(run_cmd.run)
 app.add_typer(recipe_cmd.app, name="recipe")
+app.command("clean")(clean.clean)
+
+
+def no_telemetry() -> None:
+    """ovtool sends no usage data: OpenVINO's telemetry is switched off for this process.
+
+    The installed openvino_telemetry has no environment switch: it reads a consent file in
+    ~/intel (the user's, left alone) and skips CI jobs detected by CI=true, which would also
+    change transformers' logging and torch's config. Its two callers, ovc (used by optimum and
+    openvino.convert_model) and NNCF, fall back to their own no-op stubs when it cannot be
+    imported, so it is made unimportable here; forked children inherit that. An entry someone
+    already put in sys.modules (a test, an embedding program) is kept.
+    """
+    import sys
+
+    sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
 
 
 def main() -> None:
+    no_telemetry()
     app()

@@ -16,6 +16,7 @@ from ovtool.cli.common import (
     RecipeArg,
     SetOpt,
     VerboseOpt,
+    WaitOpt,
     guarded,
     run_stage_command,
 )  # fmt: skip
@@ -36,6 +37,7 @@ def prune(
     sparsity: Annotated[float | None, typer.Option(help="Target share of zero weights (unstructured).")] = None,
     sets: SetOpt = None,
     overwrite: OverwriteOpt = False,
+    wait: WaitOpt = False,
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = 0,
@@ -44,7 +46,7 @@ def prune(
     """Prune a Hugging Face encoder: remove heads/FFN neurons by gradient importance, or NNCF sparsity."""
     run_stage_command(
         "prune",
-        recipe=recipe, model=model, output=output, sets=sets, overwrite=overwrite, dry_run=dry_run,
+        recipe=recipe, model=model, output=output, sets=sets, overwrite=overwrite, dry_run=dry_run, wait=wait,
         json_out=json_out, verbose=verbose, quiet=quiet,
         flags={
             "prune.method": method,

@@ -16,6 +16,7 @@ from ovtool.cli.common import (
     RecipeArg,
     SetOpt,
     VerboseOpt,
+    WaitOpt,
     guarded,
     run_stage_command,
 )  # fmt: skip
@@ -52,6 +53,7 @@ def quantize(
     subset_size: Annotated[int | None, typer.Option("--subset-size", help="PTQ calibration subset.")] = None,
     sets: SetOpt = None,
     overwrite: OverwriteOpt = False,
+    wait: WaitOpt = False,
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = 0,
@@ -60,7 +62,7 @@ def quantize(
     """Quantize a model (INT8/FP8 PTQ or INT4/INT8/NF4… weights) and report the quality and speed it cost."""
     run_stage_command(
         "quantize",
-        recipe=recipe, model=model, output=output, sets=sets, overwrite=overwrite, dry_run=dry_run,
+        recipe=recipe, model=model, output=output, sets=sets, overwrite=overwrite, dry_run=dry_run, wait=wait,
         json_out=json_out, verbose=verbose, quiet=quiet,
         flags={
             "quantize.calibration.path": calibration,

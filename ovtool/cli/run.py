@@ -16,6 +16,7 @@ from ovtool.cli.common import (
     QuietOpt,
     SetOpt,
     VerboseOpt,
+    WaitOpt,
     guarded,
     run_stage_command,
 )  # fmt: skip
@@ -28,6 +29,7 @@ def run(
     output: OutputOpt = None,
     sets: SetOpt = None,
     overwrite: OverwriteOpt = False,
+    wait: WaitOpt = False,
     dry_run: DryRunOpt = False,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = 0,
@@ -41,6 +43,6 @@ def run(
     if not stages:
         raise UserError(f"{recipe}: no stage sections (convert:, quantize:, …) to run")
     run_stage_command(
-        "run", recipe=recipe, model=model, output=output, sets=sets, overwrite=overwrite, dry_run=dry_run,
+        "run", recipe=recipe, model=model, output=output, sets=sets, overwrite=overwrite, dry_run=dry_run, wait=wait,
         json_out=json_out, verbose=verbose, quiet=quiet, stages=stages,
     )  # fmt: skip

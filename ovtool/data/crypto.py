@@ -67,18 +67,37 @@ def load_key(source: KeySource) -> bytes:
 
 
 def load_or_create_key(source: KeySource) -> tuple[bytes, bool]:
-    """For encrypt: an existing key, or a new one written to the key file with mode 0600 (created=True)."""
+    """An existing key, or a new one written to the key file with mode 0600 at once (created=True)."""
+    key, new = load_or_new_key(source)
+    if new:
+        assert source.file is not None
+        save_new_key(source.file, key)
+    return key, new
+
+
+def load_or_new_key(source: KeySource) -> tuple[bytes, bool]:
+    """For encrypt: an existing key, or a new one in memory only (new=True). The caller saves it with
+    `save_new_key` once the data is encrypted, so a failed run leaves no key file behind."""
     if source.env or (source.file is not None and source.file.exists()):
         return load_key(source), False
     from cryptography.fernet import Fernet
 
-    assert source.file is not None
-    key = Fernet.generate_key()
-    source.file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(source.file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key + b"\n")
-    return key, True
+    return Fernet.generate_key(), True
+
+
+def save_new_key(file: Path, key: bytes) -> None:
+    """Write a new key file with mode 0600; never replaces an existing file."""
+    file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise UserError(f"key file {file} appeared while encrypting (another run?): encrypt again to use it") from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key + b"\n")
+    except BaseException:
+        file.unlink(missing_ok=True)  # ours (O_EXCL): never leave a half-written key
+        raise
 
 
 def key_file_warning(source: KeySource) -> str | None:

@@ -5,15 +5,13 @@ Two ways, chosen by format:
   Datumaro dataset straight from the decrypted bytes: nothing is written anywhere;
 - every other format goes through a folder in RAM-backed tmpfs (/dev/shm, mode 0700, removed when
   the `with` block ends), because Datumaro's importers and `datasets` read from paths. That folder is
-  memory, not disk; it is refused when /dev/shm is not a tmpfs.
+  memory, not disk; it is refused when /dev/shm is not a tmpfs. It is an `ovtool.scratch` folder
+  (owner-marked), so plaintext left by a SIGKILLed run is removed by the next run's sweep.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -24,6 +22,7 @@ from ovtool.errors import UserError
 IN_MEMORY_FORMATS = ("imagenet", "imagenet_with_subset_dirs", "image_dir")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 RAM_ROOT = Path("/dev/shm")
+PLAIN_PREFIX = "ovtool-plain-"
 
 
 class EncryptedDataset:
@@ -51,16 +50,17 @@ class EncryptedDataset:
         if not _is_tmpfs(RAM_ROOT):
             raise UserError(f"{RAM_ROOT} is not a RAM-backed tmpfs: decrypt this {self.dataset_format} dataset "
                             "with `ovtool dataset decrypt` instead")  # fmt: skip
-        folder = Path(tempfile.mkdtemp(prefix="ovtool-plain-", dir=RAM_ROOT))
-        try:
-            os.chmod(folder, 0o700)
+        from ovtool import scratch
+
+        # owner-marked (mode 0700): if this run is SIGKILLed, the next run's sweep removes the plaintext
+        with scratch.owned_tempdir(PLAIN_PREFIX, parent=RAM_ROOT) as scratch_dir:
+            folder = scratch_dir / "files"  # the owner mark stays beside the plaintext, not in it
+            folder.mkdir()
             for rel in self._entries:
                 target = folder / safe_relpath(rel, str(self.path))
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(self.read(rel))
             yield folder
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _is_tmpfs(path: Path) -> bool:
@@ -75,24 +75,36 @@ def _is_tmpfs(path: Path) -> bool:
 def open_datumaro(path: Path, source: KeySource, fmt: str | None = None) -> Iterator[Any]:
     """`with open_datumaro(folder, KeySource(env=...)) as (dataset, fmt):` a Datumaro Dataset of the
     plaintext and the format it was read as."""
+    from ovtool.backends import datumaro_ops as ops
+
     encrypted = EncryptedDataset(path, source)
     fmt = fmt or encrypted.dataset_format
+    if fmt is None:
+        raise UserError(f"{path}: the encrypted dataset does not record its format: set format")
+    ops.resolve_format(path, fmt)  # an unknown format is refused before anything is decrypted
     if fmt in IN_MEMORY_FORMATS:
         yield classification_in_memory(encrypted, fmt), fmt
         return
-    if fmt is None:
-        raise UserError(f"{path}: the encrypted dataset does not record its format: set format")
-    import datumaro as dm
-
-    with encrypted.in_ram_folder() as folder:
-        yield dm.Dataset.import_from(str(folder), fmt), fmt
+    with encrypted.in_ram_folder() as folder, _named_as(folder, path):
+        yield ops.import_dataset(folder, fmt), fmt
 
 
 @contextlib.contextmanager
 def open_plain_folder(path: Path, source: KeySource) -> Iterator[Path]:
     """The plaintext as a RAM folder (text datasets, any reader that needs paths)."""
-    with EncryptedDataset(path, source).in_ram_folder() as folder:
+    with EncryptedDataset(path, source).in_ram_folder() as folder, _named_as(folder, path):
         yield folder
+
+
+@contextlib.contextmanager
+def _named_as(folder: Path, path: Path) -> Iterator[None]:
+    """Errors about the RAM folder name the encrypted folder the user gave instead."""
+    try:
+        yield
+    except UserError as exc:
+        if str(folder) not in str(exc):
+            raise
+        raise UserError(str(exc).replace(str(folder), str(path))) from exc
 
 
 def classification_in_memory(encrypted: EncryptedDataset, fmt: str) -> Any:

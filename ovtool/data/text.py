@@ -149,14 +149,14 @@ def _load_folder(path: Path) -> datasets.Dataset:
 
 def _load_table(path: Path, fmt: str) -> datasets.Dataset:
     """json/jsonl/csv/parquet through datasets' own builders, in memory, with a throwaway cache."""
-    import tempfile
-
     import datasets
 
+    from ovtool.scratch import owned_tempdir
+
     builder = "json" if fmt in ("json", "jsonl") else fmt
-    with tempfile.TemporaryDirectory(prefix="ovtool-text-") as cache, _quiet_datasets():
+    with owned_tempdir("ovtool-text-") as cache, _quiet_datasets():
         try:
-            loaded = datasets.load_dataset(builder, data_files=[str(path)], split="train", cache_dir=cache,
+            loaded = datasets.load_dataset(builder, data_files=[str(path)], split="train", cache_dir=str(cache),
                                            keep_in_memory=True)  # fmt: skip
         except Exception as exc:  # pyarrow/json/pandas errors have no common base: report them as bad input
             first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

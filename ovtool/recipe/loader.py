@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
+import reprlib
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ovtool.errors import RecipeError
+from ovtool.recipe import safe_yaml
 from ovtool.recipe.overrides import apply_overrides
 from ovtool.recipe.schema import Recipe
 
@@ -33,18 +37,17 @@ class LoadedRecipe:
         return hashlib.sha256(self.resolved_yaml().encode()).hexdigest()
 
 
+MAX_RECIPE_BYTES = 2 * 1024 * 1024  # recipes are a few KB; anything this big is not one
+MAX_PROBLEMS = 50  # problems listed one per line; the rest are counted
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
-    """safe_load only: a `!!python/...` tag is an error, never executed."""
-    if not path.exists():
-        raise RecipeError([f"recipe file not found: {path}"])
-    if path.is_dir():
-        raise RecipeError([f"{path} is a folder; give a recipe .yaml file"])
+    """The recipe's top-level mapping, parsed within limits (safe_yaml); a `!!python/...` tag is an error, never run."""
+    text = _read_text(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_yaml.load(text)
     except yaml.YAMLError as exc:
         raise RecipeError([_yaml_problem(exc)], source=str(path)) from exc
-    except UnicodeDecodeError as exc:
-        raise RecipeError(["the file is not UTF-8 text"], source=str(path)) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -53,6 +56,51 @@ def read_yaml(path: Path) -> dict[str, Any]:
             source=str(path),
         )
     return data
+
+
+def _read_text(path: Path) -> str:
+    """A regular file's text, at most MAX_RECIPE_BYTES: a FIFO or device could block or never end."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise RecipeError([f"recipe file not found: {path}"]) from None
+    except (OSError, ValueError) as exc:
+        raise RecipeError([f"cannot read the recipe {path}: {_os_reason(exc)}"]) from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise RecipeError([f"{path} is a folder; give a recipe .yaml file"])
+    _refuse_special(path, info.st_mode)
+    _refuse_large(path, info.st_size)
+    try:  # O_NONBLOCK: should the path turn into a FIFO after the stat, opening it still returns at once
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as file:
+            _refuse_special(path, os.fstat(file.fileno()).st_mode)
+            data = file.read(MAX_RECIPE_BYTES + 1)
+    except OSError as exc:
+        raise RecipeError([f"cannot read the recipe {path}: {_os_reason(exc)}"]) from exc
+    _refuse_large(path, len(data))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RecipeError(["the file is not UTF-8 text"], source=str(path)) from exc
+
+
+def _refuse_special(path: Path, mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kinds = {stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISCHR: "a character device",
+             stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}  # fmt: skip
+    kind = next((name for test, name in kinds.items() if test(mode)), "not a regular file")
+    raise RecipeError([f"{path} is {kind}; give a recipe .yaml file (a regular file)"])
+
+
+def _refuse_large(path: Path, size: int) -> None:
+    if size > MAX_RECIPE_BYTES:
+        limit = MAX_RECIPE_BYTES // (1024 * 1024)
+        raise RecipeError([f"{path} is larger than {limit} MB; a recipe is a small YAML file"])
+
+
+def _os_reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
 def load_recipe(
@@ -74,7 +122,8 @@ def load_recipe(
 def format_validation_error(exc: ValidationError) -> list[str]:
     """One line per problem: dotted path, what is wrong, and the fix where we can guess it."""
     problems = []
-    for err in exc.errors():
+    errors = exc.errors()
+    for err in errors[:MAX_PROBLEMS]:
         loc = [str(p) for p in err["loc"]]
         dotted = ".".join(loc) or "(top level)"
         kind = err["type"]
@@ -82,12 +131,14 @@ def format_validation_error(exc: ValidationError) -> list[str]:
             problems.append(f"{dotted}: unknown key{_suggestion(loc)}")
         elif kind in ("literal_error", "enum"):
             expected = err.get("ctx", {}).get("expected", "")
-            problems.append(f"{dotted}: {err['input']!r} is not one of {_plain_choices(expected)}")
+            problems.append(f"{dotted}: {_short(err['input'])} is not one of {_plain_choices(expected)}")
         elif kind == "missing":
             problems.append(f"{dotted}: required key is missing")
         else:
             msg = err["msg"].removeprefix("Value error, ")
             problems.append(f"{dotted}: {msg} (got {_short(err.get('input'))})")
+    if len(errors) > MAX_PROBLEMS:
+        problems.append(f"… and {len(errors) - MAX_PROBLEMS} more problems")
     return problems
 
 
@@ -95,8 +146,22 @@ def _plain_choices(expected: str) -> str:
     return expected.replace("'", "").replace(" or ", ", ")
 
 
+class _ShortRepr(reprlib.Repr):
+    """repr that stops early: an input may be a big or deep value, and repr of an int past 4300 digits raises."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxdict, self.maxset, self.maxtuple = 3, 4, 4, 4, 4
+        self.maxstring, self.maxlong, self.maxother = 60, 40, 60
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 256:
+            return f"<an integer of {x.bit_length()} bits>"
+        return super().repr_int(x, level)
+
+
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = _ShortRepr().repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -137,9 +202,11 @@ def _model_of(annotation: Any) -> Any:
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, safe_yaml.YamlLimitError):
+        return str(exc)
     mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    if isinstance(exc, yaml.constructor.ConstructorError):
+    problem = getattr(exc, "problem", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, yaml.constructor.ConstructorError) and "constructor for the tag" in problem:
         problem = f"{problem} (tags are not allowed; recipes are plain YAML)"
     if mark is not None:
         return f"YAML error at line {mark.line + 1}, column {mark.column + 1}: {problem}"

@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 
 from ovtool.errors import RecipeError, first_line
+from ovtool.recipe import safe_yaml
 
 
 def parse_set(item: str) -> tuple[list[str], Any]:
@@ -14,12 +15,20 @@ def parse_set(item: str) -> tuple[list[str], Any]:
     key, sep, text = item.partition("=")
     path = key.strip().split(".")
     if not sep or not key.strip() or any(not part for part in path):
-        raise RecipeError([f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. convert.task=fill-mask"])
+        raise RecipeError([f"--set {_shown(item)}: expected KEY=VALUE with a dotted key, e.g. convert.task=fill-mask"])
+    if len(path) > safe_yaml.MAX_DEPTH:
+        raise RecipeError([f"--set {_shown(item)}: the key has more than {safe_yaml.MAX_DEPTH} parts"])
     try:
-        value = yaml.safe_load(text) if text.strip() else None
+        value = safe_yaml.load(text) if text.strip() else None
     except yaml.YAMLError as exc:
-        raise RecipeError([f"--set {item!r}: the value is not valid YAML ({first_line(exc)})"]) from exc
+        raise RecipeError([f"--set {_shown(item)}: the value is not valid YAML ({first_line(exc)})"]) from exc
     return path, value
+
+
+def _shown(item: str) -> str:
+    """The item as typed, cut short: the error stays one readable line."""
+    text = repr(item)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def apply_override(raw: dict[str, Any], path: list[str], value: Any) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import random
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from ovtool.context import ModelRef, Pending, StageContext
 from ovtool.errors import UserError
 from ovtool.recipe.sections.benchmark import INPUT_PLACEHOLDER, MODEL_PLACEHOLDER, BenchmarkSection
 from ovtool.results import Metric, StageResult
+from ovtool.scratch import owned_tempdir
 from ovtool.stages.base import Stage
 from ovtool.stages.benchmark_records import LLMRecord, ModelSpec, StaticRecord, TorchRecord
 
@@ -168,7 +168,7 @@ def run(section: BenchmarkSection, ctx: StageContext) -> StageResult:
 
     sources = [_produced(source) for source in model_sources(section, ctx)]
     labels = labels_for(section, sources)
-    with tempfile.TemporaryDirectory(prefix="ovtool-benchmark-") as tmp:
+    with owned_tempdir("ovtool-benchmark-") as tmp:
         specs: list[ModelSpec] = []
         for label, source in zip(labels, sources, strict=True):
             # convert defaults, not `convert:` (which describes the candidate, e.g. int8 weights)

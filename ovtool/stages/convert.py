@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from ovtool.backends.detect import detect_format, find_ir_xml
+from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
 from ovtool.recipe.sections.convert import ConvertSection
-from ovtool.stages.base import Stage
-from ovtool.context import Pending, StageContext
 from ovtool.results import Metric, StageResult, Table
+from ovtool.stages.base import Stage
 
 FILE_FORMATS = ("onnx", "tflite", "tf", "paddle", "pytorch")
 TOKENIZER_XMLS = ("openvino_tokenizer.xml", "openvino_detokenizer.xml")
@@ -118,12 +118,25 @@ def _copy_ir(source: Path, section: ConvertSection, out_dir: Path, ctx: StageCon
         raise UserError(f"no IR .xml found at {source}")
     with ctx.step("re-save IR"):
         if source.is_dir():
-            shutil.copytree(source, out_dir, dirs_exist_ok=True)
+            _copy_folder(source, out_dir)
         save_ir(read_model(xml), out_dir / "openvino_model.xml", fp16=section.weight_format == "fp16")
         if xml.name != "openvino_model.xml" and (out_dir / xml.name).exists():
             (out_dir / xml.name).unlink()
             (out_dir / xml.with_suffix(".bin").name).unlink(missing_ok=True)
     return {"weight_format": section.weight_format or "as in the source IR"}
+
+
+def _copy_folder(source: Path, out_dir: Path) -> None:
+    """Copy the files beside an IR; on a full disk say how much the copy needed."""
+    from ovtool.error_map import is_no_space, no_space_error
+
+    try:
+        shutil.copytree(source, out_dir, dirs_exist_ok=True)
+    except OSError as exc:
+        if is_no_space(exc):
+            needed = sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
+            raise no_space_error(out_dir, needed) from exc
+        raise
 
 
 def _compress_int8(out_dir: Path, ctx: StageContext) -> None:

@@ -9,16 +9,15 @@ folders (read with the key, plaintext only in memory).
 from __future__ import annotations
 
 import contextlib
-import tarfile
-import tempfile
-import zipfile
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ovtool import console
 from ovtool.context import StageContext
-from ovtool.data.crypto import KeySource, is_encrypted, safe_relpath
+from ovtool.data.archives import Limits, is_archive
+from ovtool.data.crypto import KeySource, is_encrypted
 from ovtool.errors import UserError
 from ovtool.recipe.sections.dataset import TEXT_OUTPUT_FORMATS, TEXT_VERBS, WRITING_VERBS, DatasetSection
 from ovtool.results import Metric, StageResult, Table
@@ -27,7 +26,6 @@ from ovtool.stages.dataset_stats import image_stats, image_validate
 from ovtool.stages.dataset_text import label_counts, text_stats, write_text
 
 DATASET_DIR = "dataset"
-ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 TEXT_FILE_SUFFIXES = (".txt", ".md", ".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".pq")
 
@@ -42,10 +40,6 @@ def key_source(section: DatasetSection) -> KeySource | None:
     if section.key_file:
         return KeySource(file=Path(section.key_file).expanduser())
     return None
-
-
-def _is_archive(path: Path) -> bool:
-    return path.is_file() and path.name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
 # ---------------------------------------------------------------- preflight
@@ -64,6 +58,8 @@ def preflight(section: DatasetSection, ctx: StageContext) -> None:
         out = output.resolve()
         if source.file.resolve().is_relative_to(out):
             raise UserError(f"key_file {source.file} is inside OUT {out}: keep the key outside the published folder")
+    if section.verb == "encrypt" and source is not None and source.file is not None:
+        _check_key_file_writable(source.file)
     if section.verb == "decrypt" and not is_encrypted(Path(str(section.path))):
         raise UserError(f"{section.path}: not an ovtool encrypted dataset (no ovtool-encrypted.json)")
     if source is not None and (section.verb == "decrypt" or section.key_env):
@@ -87,6 +83,17 @@ def preflight(section: DatasetSection, ctx: StageContext) -> None:
         raise UserError(f"text output_format {section.output_format!r}: use one of {', '.join(TEXT_OUTPUT_FORMATS)}")
 
 
+def _check_key_file_writable(file: Path) -> None:
+    """encrypt writes a missing key file after the work: refuse now a place where it could not be written."""
+    if file.exists():
+        return
+    folder = file.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"key file {file} cannot be created ({folder} is not a writable folder): choose another path")
+
+
 def _kind(section: DatasetSection) -> str:
     """text or image: from `kind`, the format name, or what the path holds."""
     from ovtool.data.text import FORMATS
@@ -96,7 +103,7 @@ def _kind(section: DatasetSection) -> str:
     if section.format is not None:
         return "text" if section.format in FORMATS or section.format == "folder-per-label" else "image"
     path = Path(str(section.path))
-    if is_encrypted(path) or _is_archive(path):
+    if is_encrypted(path) or is_archive(path):
         return "image" if section.verb not in TEXT_VERBS else _kind_of_contents(path)
     return _kind_of_contents(path)
 
@@ -104,7 +111,7 @@ def _kind(section: DatasetSection) -> str:
 def _kind_of_contents(path: Path) -> str:
     if path.is_file():
         return "text" if path.suffix.lower() in TEXT_FILE_SUFFIXES else "image"
-    if not path.is_dir() or is_encrypted(path) or _is_archive(path):
+    if not path.is_dir() or is_encrypted(path) or is_archive(path):
         return "image"
     files = [p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")]
     has_text = any(p.suffix.lower() in (".txt", ".md") for p in files)
@@ -117,38 +124,40 @@ def _kind_of_contents(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def _plain_input(path: Path) -> Iterator[Path]:
-    """A folder/file to read: archives are extracted safely into a scratch folder removed afterwards."""
-    if not _is_archive(path):
+def _plain_input(path: Path, section: DatasetSection) -> Iterator[Path]:
+    """A folder/file to read: an archive is extracted (ovtool.data.archives: strict and bounded) into an
+    owner-marked scratch folder, removed afterwards and findable by `ovtool.scratch` if this run is killed."""
+    if not is_archive(path):
         yield path
         return
-    with tempfile.TemporaryDirectory(prefix="ovtool-archive-") as tmp:
-        root = Path(tmp)
-        extract_archive(path, root)
+    from ovtool import scratch
+    from ovtool.data.archives import extract_archive
+
+    with scratch.owned_tempdir("ovtool-archive-") as tmp:
+        root = tmp / "files"  # the owner mark stays beside the data, not in it
+        root.mkdir()
+        extract_archive(path, root, archive_limits(section))
         children = [p for p in root.iterdir() if not p.name.startswith(".")]
         yield children[0] if len(children) == 1 and children[0].is_dir() else root
 
 
-def extract_archive(archive: Path, dest: Path) -> None:
-    """Extract a .zip/.tar archive; a member that would land outside `dest` (`..`, absolute, links
-    pointing out) is refused with a UserError — tarfile's `data` filter for tar, a path check for zip."""
-    if archive.name.lower().endswith(".zip"):
-        try:
-            with zipfile.ZipFile(archive) as zf:
-                for name in zf.namelist():
-                    safe_relpath(name, str(archive))
-                zf.extractall(dest)
-        except zipfile.BadZipFile as exc:
-            raise UserError(f"{archive}: not a readable zip archive ({exc})") from exc
-        return
-    try:
-        with tarfile.open(archive) as tf:
-            tf.extractall(dest, filter="data")
-    except tarfile.FilterError as exc:
-        raise UserError(f"{archive}: member {exc.tarinfo.name!r} would be written outside the dataset folder; "
-                        "refusing the archive") from exc  # fmt: skip
-    except tarfile.TarError as exc:
-        raise UserError(f"{archive}: not a readable tar archive ({exc})") from exc
+def archive_limits(section: DatasetSection) -> Limits:
+    """The section's archive limits, with the one-line hint the error gives for raising each."""
+    size = int(section.archive_max_bytes)
+    return Limits(
+        max_bytes=size, max_members=section.archive_max_members,
+        hint_bytes=f"raise it with --set dataset.archive_max_bytes={_size_text(2 * size)} "
+                   "(or `archive_max_bytes:` in the recipe's dataset section)",
+        hint_members=f"raise it with --set dataset.archive_max_members={2 * section.archive_max_members} "
+                     "(or `archive_max_members:` in the recipe's dataset section)",
+    )  # fmt: skip
+
+
+def _size_text(size: int) -> str:
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
 
 
 @contextlib.contextmanager
@@ -166,7 +175,7 @@ def _image_dataset(section: DatasetSection, path: Path, fmt: str | None) -> Iter
             dataset.init_cache()
             yield dataset, plain_fmt, path
         return
-    with _plain_input(path) as root:
+    with _plain_input(path, section) as root:
         resolved = ops.resolve_format(root, fmt)
         yield ops.import_dataset(root, resolved), resolved, root
 
@@ -183,7 +192,7 @@ def _text_path(section: DatasetSection, path: Path) -> Iterator[Path]:
             files = [p for p in folder.iterdir()]
             yield files[0] if len(files) == 1 and files[0].is_file() else folder
         return
-    with _plain_input(path) as root:
+    with _plain_input(path, section) as root:
         yield root
 
 
@@ -215,7 +224,7 @@ def _image_verb(section: DatasetSection, path: Path, ctx: StageContext, result: 
     from ovtool.backends import datumaro_ops as ops
 
     if section.verb == "detect":
-        _detect(path, ctx, result)
+        _detect(section, path, ctx, result)
         return
     with contextlib.ExitStack() as stack:
         with ctx.step(f"read {path}"):
@@ -253,10 +262,10 @@ def _image_verb(section: DatasetSection, path: Path, ctx: StageContext, result: 
                       f"{DATASET_DIR}/ ({', '.join(f'{k} {v}' for k, v in sorted(subsets.items()))})")  # fmt: skip
 
 
-def _detect(path: Path, ctx: StageContext, result: StageResult) -> None:
+def _detect(section: DatasetSection, path: Path, ctx: StageContext, result: StageResult) -> None:
     from ovtool.backends import datumaro_ops as ops
 
-    with ctx.step("detect format"), _plain_input(path) as root:
+    with ctx.step("detect format"), _plain_input(path, section) as root:
         found = ops.detect(root)
     chosen = ops.pick(found.formats)
     result.details |= {"detected": found.formats, "format": chosen, "rejected": found.rejected}
@@ -288,22 +297,24 @@ def _merge(dataset: Any, section: DatasetSection, ctx: StageContext, result: Sta
 
 
 def _encrypt(section: DatasetSection, path: Path, ctx: StageContext, result: StageResult) -> None:
-    from ovtool.data.crypto import encrypt_folder, key_file_warning, load_or_create_key
+    from ovtool.data.crypto import encrypt_folder, key_file_warning, load_or_new_key, save_new_key
 
     source = key_source(section)
     assert source is not None
     if is_encrypted(path):
         raise UserError(f"{path} is already encrypted")
-    key, created = load_or_create_key(source)
-    if created:
-        console.info(f"generated a new key into {source.file} (mode 0600): keep it safe, there is no other copy")
+    key, created = load_or_new_key(source)  # a new key stays in memory until the data is encrypted
     warning = key_file_warning(source)
     if warning:
         result.warnings.append(warning)
-    with _plain_input(path) as root:
+    with _plain_input(path, section) as root:
         fmt = section.format or _try_detect(root)
         with ctx.step("encrypt with Fernet"):
             facts = encrypt_folder(root, _output(ctx, result), key, dataset_format=fmt)
+    if created:  # saved before OUT is published, so published data always has its key on disk
+        assert source.file is not None
+        save_new_key(source.file, key)
+        console.info(f"generated a new key into {source.file} (mode 0600): keep it safe, there is no other copy")
     del key
     result.details |= {"dataset": DATASET_DIR, "key_source": source.describe(), "key_created": created,
                        "dataset_format": fmt, **facts}  # fmt: skip

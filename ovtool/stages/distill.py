@@ -7,7 +7,6 @@ distillation training → IR in OUT/model → teacher IR vs student IR on the he
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
 from ovtool.recipe.sections.distill import DistillSection
 from ovtool.results import Metric, Plot, StageResult, Table
+from ovtool.scratch import owned_tempdir
 from ovtool.stages.base import Stage
 
 
@@ -47,7 +47,7 @@ def run(section: DistillSection, ctx: StageContext) -> StageResult:
     source = check_torch_source(ctx.input.model_path, "distill")
     if section.training.checkpoint_dir:
         return _run(section, ctx, source, Path(section.training.checkpoint_dir))
-    with tempfile.TemporaryDirectory(prefix="ovtool-distill-") as tmp:
+    with owned_tempdir("ovtool-distill-") as tmp:
         return _run(section, ctx, source, Path(tmp))
 
 

@@ -8,7 +8,6 @@ Both end with the pruned and the original model exported to IR and measured side
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
 from ovtool.recipe.sections.prune import PruneSection
 from ovtool.results import Metric, Plot, StageResult, Table
+from ovtool.scratch import owned_tempdir
 from ovtool.stages.base import Stage
 
 NO_SPEEDUP_NOTE = (
@@ -45,7 +45,7 @@ def run(section: PruneSection, ctx: StageContext) -> StageResult:
     ckpt_dir = section.recovery.training.checkpoint_dir if section.recovery else None
     if ckpt_dir:
         return _run(section, ctx, source, Path(ckpt_dir))
-    with tempfile.TemporaryDirectory(prefix="ovtool-prune-") as tmp:
+    with owned_tempdir("ovtool-prune-") as tmp:
         return _run(section, ctx, source, Path(tmp))
 
 

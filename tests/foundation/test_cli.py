@@ -73,7 +73,7 @@ def test_convert_json_record_and_run_folder(tmp_path: Path) -> None:
     assert isinstance(stage["metrics"]["conversion_time_s"]["value"], float)
     assert record["inputs"]["model"]["sha256"]
     assert record["libraries"]["openvino"]
-    assert sorted(p.name for p in out.iterdir()) == ["model", "recipe.yaml", "report.md", "run.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".ovtool", "model", "recipe.yaml", "report.md", "run.json"]
     assert (out / "model" / "openvino_model.xml").exists()
     assert json.loads((out / "run.json").read_text())["recipe_sha256"] == record["recipe_sha256"]
     # recipe.yaml reproduces the run
@@ -91,6 +91,12 @@ def test_non_empty_output_refused_then_overwritten(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "not empty" in proc.stderr and "--overwrite" in proc.stderr
     assert (out / "keep.txt").read_text() == "precious"
+    proc = run_cli("convert", "-m", NUDENET_ONNX, "-o", out, "--overwrite")  # not ovtool's folder: kept
+    assert proc.returncode == 2 and "not written by ovtool" in proc.stderr
+    assert (out / "keep.txt").read_text() == "precious"
+    (out / "keep.txt").unlink()
+    assert run_cli("convert", "-m", NUDENET_ONNX, "-o", out).returncode == 0
+    (out / "keep.txt").write_text("added to ovtool's folder")
     proc = run_cli("convert", "-m", NUDENET_ONNX, "-o", out, "--overwrite")
     assert proc.returncode == 0, proc.stderr
     assert not (out / "keep.txt").exists() and (out / "model" / "openvino_model.xml").exists()

@@ -116,7 +116,9 @@ def test_wrong_field_name_is_a_usage_error(tmp_path: Path) -> None:
 def test_missing_image_folder_and_unknown_format_are_usage_errors(tmp_path: Path) -> None:
     recipe = write_recipe(tmp_path, {"calibration": {"kind": "image", "path": str(tmp_path / "nope")}})
     assert_usage_error(run_cli("quantize", recipe, "--dry-run"), "not found")
-    recipe = write_recipe(tmp_path, {"calibration": {"kind": "image", "path": str(tmp_path), "format": "vocc"}})
+    images = tmp_path / "images"  # beside OUT, not holding it (OUT inside an input is refused)
+    images.mkdir()
+    recipe = write_recipe(tmp_path, {"calibration": {"kind": "image", "path": str(images), "format": "vocc"}})
     assert_usage_error(run_cli("quantize", recipe, "--dry-run"), "vocc")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import ByteSize, Field, model_validator
 
 from ovtool.recipe.sections.base import StageSection
 
@@ -19,6 +19,10 @@ DatasetVerb = Literal[
 WRITING_VERBS: tuple[str, ...] = ("convert", "split", "filter", "merge", "encrypt", "decrypt", "sample")
 TEXT_VERBS: tuple[str, ...] = ("stats", "split", "sample")
 TEXT_OUTPUT_FORMATS: tuple[str, ...] = ("jsonl", "csv", "parquet", "folder")
+# How far one .zip/.tar input may expand: room for typical calibration/evaluation sets (COCO val2017
+# is 0.8 GB in 5,000 files), small enough that a zip bomb cannot fill /tmp; bigger archives raise it.
+ARCHIVE_MAX_BYTES = 4 * 1024**3
+ARCHIVE_MAX_MEMBERS = 100_000
 
 
 class DatasetSection(StageSection):
@@ -91,6 +95,13 @@ class DatasetSection(StageSection):
     label_field: str | None = Field(default=None, description="Text data: column/key holding the label.")
     samples: int | None = Field(default=None, gt=0, description="sample: how many samples to draw.")
     seed: int | None = Field(default=None, description="Seed for limit/split/sample (default: the recipe's seed).")
+    archive_max_bytes: ByteSize = Field(
+        default=ByteSize(ARCHIVE_MAX_BYTES),
+        description="Archive input: most bytes it may expand to (checked before and while extracting), e.g. 8GiB.",
+    )
+    archive_max_members: int = Field(
+        default=ARCHIVE_MAX_MEMBERS, gt=0, description="Archive input: most members (files and folders) it may hold."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> DatasetSection:
@@ -120,6 +131,8 @@ class DatasetSection(StageSection):
         if self.kind == "text" and self.verb not in (*TEXT_VERBS, "encrypt", "decrypt"):
             raise ValueError(f"verb {self.verb} reads image datasets; text data supports "
                              f"{', '.join(TEXT_VERBS)}, encrypt, decrypt")  # fmt: skip
+        if self.archive_max_bytes <= 0:
+            raise ValueError("archive_max_bytes must be a positive size, e.g. 8GiB")
         if self.image_ext is not None and not self.image_ext.startswith("."):
             raise ValueError("image_ext starts with a dot, e.g. .png")
         return self
