@@ -66,7 +66,7 @@ def direct_genai_tokens_per_s(folder: Path, prompt_tokens: int, output_tokens: i
     import openvino as ov
     import openvino_genai as ov_genai
 
-    from ovtool.backends.bench_text import PASSAGE
+    from ovtool.data.bench_text import PASSAGE
 
     pipe = ov_genai.LLMPipeline(str(folder), "CPU")
     ids = pipe.get_tokenizer().encode(PASSAGE, add_special_tokens=False).input_ids.data[0]

@@ -1,7 +1,7 @@
 """SmolLM2 conversion, side by side in one run: `ovtool convert` vs `optimum-cli export openvino`.
 
 optimum-cli cannot read a GGUF file, so both tools also convert the same Hugging Face folder (the
-GGUF dequantized by ovtool.backends.gguf); ovtool's GGUF → IR time (dequantization included) is
+GGUF dequantized by ovtool.backends.optimum.gguf); ovtool's GGUF → IR time (dequantization included) is
 reported too. Wall time and peak RSS of each process tree, median of --repeat runs.
 """
 
@@ -49,7 +49,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from ovtool.backends.gguf import gguf_to_hf_folder
+    from ovtool.backends.optimum.gguf import gguf_to_hf_folder
 
     with tempfile.TemporaryDirectory() as tmp:
         hf = Path(tmp) / "hf"

@@ -5,7 +5,7 @@ count), the same chat-templated prompt:
   ovtool generate (the CLI) · a direct openvino_genai loop · optimum-intel OVModelForCausalLM.generate
   (same INT4 IR) · PyTorch eager fp32 (transformers, the HF folder built from the GGUF).
 The last two rows force the precision ovtool picks (f32 for an INT4 IR, see
-ovtool.backends.genai.choose_precision) on the direct loop and on optimum-intel: the like-for-like comparison
+ovtool.backends.genai.genai.choose_precision) on the direct loop and on optimum-intel: the like-for-like comparison
 beside the each-tool-as-shipped one the targets are about.
 Every candidate generates `--calls` times in one process; the first call is "cold", the median of the
 others is the steady-state figure compared. Rounds are interleaved (A B C D A B C D …) so drifting
@@ -109,7 +109,7 @@ def prepare(work: Path) -> dict[str, Path]:
             _nncf_int4(fp16, int4)
     if not (hf / "config.json").exists():
         log("dequantizing the GGUF into an HF fp32 folder for the PyTorch baseline …")
-        code = "import sys; from pathlib import Path; from ovtool.backends.gguf import gguf_to_hf_folder; " \
+        code = "import sys; from pathlib import Path; from ovtool.backends.optimum.gguf import gguf_to_hf_folder; " \
                "gguf_to_hf_folder(Path(sys.argv[1]), Path(sys.argv[2]))"  # fmt: skip
         run([sys.executable, "-c", code, str(GGUF), str(hf)], "gguf_to_hf_folder")
     return {"fp16": fp16, "int4": int4, "hf": hf}

@@ -36,7 +36,7 @@ class ModelInputs:
 
 
 def describe_inputs(xml: Path) -> ModelInputs:
-    from ovtool.backends.ir_info import describe_ir
+    from ovtool.backends.openvino.ir_info import describe_ir
 
     ir = describe_ir(xml)
     names = [p["name"] for p in ir["inputs"]]

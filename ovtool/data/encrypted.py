@@ -75,7 +75,7 @@ def _is_tmpfs(path: Path) -> bool:
 def open_datumaro(path: Path, source: KeySource, fmt: str | None = None) -> Iterator[Any]:
     """`with open_datumaro(folder, KeySource(env=...)) as (dataset, fmt):` a Datumaro Dataset of the
     plaintext and the format it was read as."""
-    from ovtool.backends import datumaro_ops as ops
+    from ovtool.backends.datumaro import datumaro_ops as ops
 
     encrypted = EncryptedDataset(path, source)
     fmt = fmt or encrypted.dataset_format

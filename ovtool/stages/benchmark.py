@@ -100,8 +100,8 @@ def _label_from_path(source: ModelRef) -> str:
 
 def preflight(section: BenchmarkSection, ctx: StageContext) -> None:
     """Inputs exist, option combinations work, dynamic inputs have shapes — before any measuring."""
-    from ovtool.backends.detect import detect_format, find_ir_xml
-    from ovtool.backends.ov_bench import check_device
+    from ovtool.backends.openvino.ov_bench import check_device
+    from ovtool.model_files import detect_format, find_ir_xml
     from ovtool.stages.dataset_refs import exists_or_pending
 
     sources = model_sources(section, ctx)
@@ -133,8 +133,8 @@ def preflight(section: BenchmarkSection, ctx: StageContext) -> None:
 
 def _check_ir(xml: Path, section: BenchmarkSection) -> None:
     """The cheap IR checks --dry-run does: its route, and static shapes for static models."""
-    from ovtool.backends.bench_inputs import resolve_shapes
-    from ovtool.backends.ir_info import read_model
+    from ovtool.backends.openvino.bench_inputs import resolve_shapes
+    from ovtool.backends.openvino.ir_info import read_model
 
     model = read_model(xml)
     stateful = bool(model.get_sinks())
@@ -163,7 +163,7 @@ def route(xml: Path, stateful: bool, mode: str) -> str:
 
 
 def run(section: BenchmarkSection, ctx: StageContext) -> StageResult:
-    from ovtool.backends.ir_info import describe_ir
+    from ovtool.backends.openvino.ir_info import describe_ir
     from ovtool.stages.convert import ensure_ir
 
     sources = [_produced(source) for source in model_sources(section, ctx)]
@@ -209,7 +209,7 @@ def _texts(section: BenchmarkSection, seed: int) -> list[str] | None:
 
 
 def _run_static(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageContext) -> StageResult:
-    from ovtool.backends import bench_static
+    from ovtool.backends.openvino import bench_static
     from ovtool.stages import benchmark_report as report
     from ovtool.stages.benchmark_records import add_static_ratios
 
@@ -255,7 +255,7 @@ def _run_static(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageCon
 
 
 def _load_torch(section: BenchmarkSection, first: ModelSpec, target: Any, ctx: StageContext) -> Any:
-    from ovtool.backends import bench_torch
+    from ovtool.backends.torch import bench_torch
 
     if isinstance(section.pytorch_baseline, str):
         folder = Path(section.pytorch_baseline)
@@ -272,7 +272,7 @@ def _load_torch(section: BenchmarkSection, first: ModelSpec, target: Any, ctx: S
 
 
 def _run_llm(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageContext) -> StageResult:
-    from ovtool.backends import llm_bench
+    from ovtool.backends.genai.genai import llm_bench
     from ovtool.stages import benchmark_report as report
     from ovtool.stages.benchmark_records import add_llm_ratios
 
@@ -329,7 +329,7 @@ def _peak_rss(ctx: StageContext) -> dict[str, Metric]:
 
 
 def _environment(section: BenchmarkSection) -> dict[str, Any]:
-    from ovtool.backends import ov_bench
+    from ovtool.backends.openvino import ov_bench
 
     return {
         "device": section.device,

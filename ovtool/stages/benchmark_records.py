@@ -12,12 +12,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ovtool.backends.bench_stats import ratio, summarize_ms
+from ovtool.stats import ratio, summarize_ms
 
 if TYPE_CHECKING:
-    from ovtool.backends.bench_static import StaticTarget
-    from ovtool.backends.bench_torch import TorchTarget
-    from ovtool.backends.llm_bench import LLMPoint, LLMTarget
+    from ovtool.backends.genai.llm_bench import LLMPoint, LLMTarget
+    from ovtool.backends.openvino.bench_static import StaticTarget
+    from ovtool.backends.torch.bench_torch import TorchTarget
 
 
 @dataclass

@@ -9,9 +9,9 @@ from __future__ import annotations
 import csv
 import io
 
-from ovtool.backends.bench_stats import ratio
 from ovtool.results import Metric, Plot, Table
 from ovtool.stages.benchmark_records import LLMRecord, StaticRecord, TimedRecord, TorchRecord
+from ovtool.stats import ratio
 
 
 def mix_text(mix: dict[str, int]) -> str:

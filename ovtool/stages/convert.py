@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ovtool.backends.detect import detect_format, find_ir_xml
 from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
+from ovtool.model_files import detect_format, find_ir_xml
 from ovtool.recipe.sections.convert import ConvertSection
 from ovtool.results import Metric, StageResult, Table
 from ovtool.stages.base import Stage
@@ -39,7 +39,7 @@ def preflight(section: ConvertSection, ctx: StageContext) -> None:
 
 def _gguf_file(source: str) -> Path:
     """The GGUF file `source` names (or the only one in a folder), with readable metadata."""
-    from ovtool.backends.gguf import read_gguf_metadata
+    from ovtool.backends.optimum.gguf import read_gguf_metadata
 
     path = Path(source)
     if path.is_dir():
@@ -61,7 +61,7 @@ def convert_to_ir(source: str, section: ConvertSection, out_dir: Path, ctx: Stag
     elif fmt == "ir":
         facts |= _copy_ir(Path(source), section, out_dir, ctx)
     else:
-        from ovtool.backends.ov_convert import convert_file, save_ir
+        from ovtool.backends.openvino.ov_convert import convert_file, save_ir
 
         fp16 = section.weight_format in (None, "fp16")
         with ctx.step(f"convert {fmt} with openvino.convert_model"):
@@ -77,14 +77,14 @@ def convert_to_ir(source: str, section: ConvertSection, out_dir: Path, ctx: Stag
 def _convert_hf_like(
     source: str, fmt: str, section: ConvertSection, out_dir: Path, ctx: StageContext
 ) -> dict[str, Any]:
-    from ovtool.backends.hf_export import export_hf
+    from ovtool.backends.optimum.hf_export import export_hf
 
     facts: dict[str, Any] = {}
     hf_source = source
     scratch = out_dir.parent / f".{out_dir.name}-gguf-hf"
     try:
         if fmt == "gguf":
-            from ovtool.backends.gguf import gguf_to_hf_folder
+            from ovtool.backends.optimum.gguf import gguf_to_hf_folder
 
             gguf = _gguf_file(source)
             with ctx.step("read GGUF into a Hugging Face model (tokenizer from GGUF metadata)"):
@@ -110,8 +110,8 @@ def _convert_hf_like(
 
 def _copy_ir(source: Path, section: ConvertSection, out_dir: Path, ctx: StageContext) -> dict[str, Any]:
     """An IR input is re-saved (so fp16 can apply) with the files beside it (tokenizers, configs)."""
-    from ovtool.backends.ir_info import read_model
-    from ovtool.backends.ov_convert import save_ir
+    from ovtool.backends.openvino.ir_info import read_model
+    from ovtool.backends.openvino.ov_convert import save_ir
 
     xml = find_ir_xml(source)
     if xml is None:
@@ -140,7 +140,7 @@ def _copy_folder(source: Path, out_dir: Path) -> None:
 
 
 def _compress_int8(out_dir: Path, ctx: StageContext) -> None:
-    from ovtool.backends.weights import compress_int8_in_place
+    from ovtool.backends.nncf.weights import compress_int8_in_place
 
     with ctx.step("compress weights to int8 (data-free, NNCF)"):
         for xml in sorted(out_dir.glob("openvino_*.xml")):
@@ -162,7 +162,7 @@ def ensure_ir(source: str, work_dir: Path, ctx: StageContext, section: ConvertSe
 
 
 def run(section: ConvertSection, ctx: StageContext) -> StageResult:
-    from ovtool.backends.ir_info import describe_ir
+    from ovtool.backends.openvino.ir_info import describe_ir
 
     source = ctx.input.model_path
     out_dir = ctx.model_dir

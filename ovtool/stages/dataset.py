@@ -1,6 +1,6 @@
 """The dataset stage: one verb on one dataset, the result under OUT/dataset/ for the stages after it.
 
-Image datasets go through Datumaro (ovtool.backends.datumaro_ops), text datasets through `datasets`
+Image datasets go through Datumaro (ovtool.backends.datumaro.datumaro_ops), text datasets through `datasets`
 (ovtool.data.text), encryption through ovtool.data.crypto. Inputs may be folders, files, .zip/.tar
 archives (extracted safely into a scratch folder that is never published) or ovtool-encrypted
 folders (read with the key, plaintext only in memory).
@@ -71,11 +71,11 @@ def preflight(section: DatasetSection, ctx: StageContext) -> None:
         raise UserError(f"{section.path} is text data: `dataset {section.verb}` reads image datasets; text data "
                         f"supports {', '.join(TEXT_VERBS)}, encrypt, decrypt (set kind: image if this is wrong)")
     if section.expression is not None:
-        from ovtool.backends.datumaro_ops import check_expression
+        from ovtool.backends.datumaro.datumaro_ops import check_expression
 
         check_expression(section.expression)
     if section.output_format is not None and kind == "image" and section.verb != "encrypt":
-        from ovtool.backends.datumaro_ops import check_output_format
+        from ovtool.backends.datumaro.datumaro_ops import check_output_format
 
         check_output_format(section.output_format)
     text_out = section.output_format is not None and kind == "text"
@@ -163,7 +163,7 @@ def _size_text(size: int) -> str:
 @contextlib.contextmanager
 def _image_dataset(section: DatasetSection, path: Path, fmt: str | None) -> Iterator[tuple[Any, str, Path]]:
     """(Datumaro dataset, its format, the folder it was read from) for any image input."""
-    from ovtool.backends import datumaro_ops as ops
+    from ovtool.backends.datumaro import datumaro_ops as ops
 
     if is_encrypted(path):
         from ovtool.data.encrypted import open_datumaro
@@ -221,7 +221,7 @@ def _output(ctx: StageContext, result: StageResult) -> Path:
 
 
 def _image_verb(section: DatasetSection, path: Path, ctx: StageContext, result: StageResult) -> None:
-    from ovtool.backends import datumaro_ops as ops
+    from ovtool.backends.datumaro import datumaro_ops as ops
 
     if section.verb == "detect":
         _detect(section, path, ctx, result)
@@ -263,7 +263,7 @@ def _image_verb(section: DatasetSection, path: Path, ctx: StageContext, result: 
 
 
 def _detect(section: DatasetSection, path: Path, ctx: StageContext, result: StageResult) -> None:
-    from ovtool.backends import datumaro_ops as ops
+    from ovtool.backends.datumaro import datumaro_ops as ops
 
     with ctx.step("detect format"), _plain_input(path, section) as root:
         found = ops.detect(root)
@@ -280,7 +280,7 @@ def _detect(section: DatasetSection, path: Path, ctx: StageContext, result: Stag
 
 
 def _merge(dataset: Any, section: DatasetSection, ctx: StageContext, result: StageResult) -> Any:
-    from ovtool.backends import datumaro_ops as ops
+    from ovtool.backends.datumaro import datumaro_ops as ops
 
     others = []
     with contextlib.ExitStack() as stack:
@@ -328,7 +328,7 @@ def _try_detect(root: Path) -> str | None:
     (text data is detected again when read)."""
     if root.is_file() or _kind_of_contents(root) == "text":
         return None
-    from ovtool.backends import datumaro_ops as ops
+    from ovtool.backends.datumaro import datumaro_ops as ops
 
     return ops.pick(ops.detect(root).formats)
 

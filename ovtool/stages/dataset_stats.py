@@ -9,7 +9,7 @@ from ovtool.results import Metric, Plot, StageResult, Table
 
 
 def image_stats(dataset: Any, section: DatasetSection, result: StageResult) -> None:
-    from ovtool.backends import datumaro_stats as ops
+    from ovtool.backends.datumaro import datumaro_stats as ops
 
     stats = ops.compute_stats(dataset, image_stats=section.image_stats)
     total = sum(stats.items_per_subset.values())
@@ -57,7 +57,7 @@ def _size_summary(sizes: list[tuple[Any, Any]]) -> dict[str, Any]:
 
 
 def image_validate(dataset: Any, section: DatasetSection, result: StageResult) -> None:
-    from ovtool.backends import datumaro_stats as ops
+    from ovtool.backends.datumaro import datumaro_stats as ops
 
     task = section.task or ops.guess_task(dataset)
     report = ops.validate(dataset, task)

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ovtool import console
-from ovtool.backends.detect import detect_format, find_ir_xml
-from ovtool.backends.genai import DecodeStats, ItemResult, check_tokenizer_ir
+from ovtool.backends.genai.genai import DecodeStats, ItemResult, check_tokenizer_ir
 from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
+from ovtool.model_files import detect_format, find_ir_xml
 from ovtool.recipe.sections.convert import ConvertSection
 from ovtool.recipe.sections.generate import GenerateSection
 from ovtool.results import Metric, StageResult, Table
@@ -142,7 +142,7 @@ class Prepared:
 
 def prepare(section: GenerateSection, ctx: StageContext) -> Prepared:
     """Resolve the model (and draft) to IRs and choose the inference precision — shared by run and chat."""
-    from ovtool.backends import genai
+    from ovtool.backends.genai import genai
 
     model_dir, converted = resolve_ir(ctx.input.model_path, ctx.model_dir, ctx, ctx.input.convert)
     spec = section.speculative
@@ -198,7 +198,7 @@ def _decode_pass(
     prompts: list[str], *, warm: bool, draft_dir: Path | None = None, prompt_lookup: bool = False,
 ) -> DecodePass:  # fmt: skip
     """Load a pipeline, render the prompts, decode them all; the pipeline is freed afterwards."""
-    from ovtool.backends import genai
+    from ovtool.backends.genai import genai
 
     with ctx.step(f"load pipeline ({name})"):
         pipeline = genai.load_pipeline(model_dir, section.device, props, draft_dir=draft_dir,
@@ -230,7 +230,7 @@ def _result(
     section: GenerateSection, ctx: StageContext, items: list[PromptItem], main: DecodePass,
     plain: DecodePass | None, props: dict[str, Any], converted_dir: Path | None,
 ) -> StageResult:  # fmt: skip
-    from ovtool.backends.ov_bench import device_default_precision
+    from ovtool.backends.openvino.ov_bench import device_default_precision
 
     stats = main.stats
     ttft = sum(stats.ttft_ms) / len(stats.ttft_ms)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from ovtool.backends.genai import TurnResult
+from ovtool.backends.genai.genai import TurnResult
 from ovtool.context import StageContext
 from ovtool.recipe.sections.generate import GenerateSection
 
@@ -35,7 +35,7 @@ class GenerateSession:
 
     def ask(self, text: str, stream: Stream | None = None) -> TurnResult:
         """Send one user turn; pieces go to `stream` as decoded; the reply joins the history."""
-        from ovtool.backends import genai
+        from ovtool.backends.genai import genai
 
         if self._pipeline is None:
             raise RuntimeError("the generate session is closed")
@@ -69,7 +69,7 @@ def open_session(section: GenerateSection, ctx: StageContext) -> GenerateSession
     A non-IR input is converted into `ctx.model_dir` (the caller's scratch folder: a session publishes
     nothing), with the recipe's `convert:` settings from `ctx.input.convert`.
     """
-    from ovtool.backends import genai
+    from ovtool.backends.genai import genai
     from ovtool.stages.generate import prepare
 
     ready = prepare(section, ctx)

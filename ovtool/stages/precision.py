@@ -2,14 +2,14 @@
 
 generate, `generate --chat`, quantize's LLM timing and `benchmark --precision auto` all ask the same
 question ("how would `ovtool generate` run this IR?"), so they share one answer. The backend only
-supplies the facts the rule reads (are the weights compressed? see `ovtool.backends.genai`).
+supplies the facts the rule reads (are the weights compressed? see `ovtool.backends.genai.genai`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ovtool.backends.genai import weights_compressed
+from ovtool.backends.genai.genai import weights_compressed
 from ovtool.recipe.sections.generate import GenerateSection, PerformanceSection
 
 

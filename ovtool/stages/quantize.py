@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ovtool import console
-from ovtool.backends.detect import detect_format, find_ir_xml
 from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
+from ovtool.model_files import detect_format, find_ir_xml
 from ovtool.recipe.sections.quantize import QuantizeSection
 from ovtool.results import StageResult
 from ovtool.stages.base import Stage
@@ -55,13 +55,13 @@ def preflight(section: QuantizeSection, ctx: StageContext) -> None:
     fmt = detect_format(source)
     xml = find_ir_xml(Path(source)) if fmt == "ir" else None
     if xml is not None and section.weights is not None:
-        from ovtool.backends.nncf_weights import check_group_size
+        from ovtool.backends.nncf.nncf_weights import check_group_size
 
         check_group_size(xml, section.weights)
 
 
 def run(section: QuantizeSection, ctx: StageContext) -> StageResult:
-    from ovtool.backends.ir_info import describe_ir
+    from ovtool.backends.openvino.ir_info import describe_ir
     from ovtool.data.calibration import calibration_and_evaluation, describe_inputs
     from ovtool.stages.convert import ensure_ir
 
@@ -72,7 +72,7 @@ def run(section: QuantizeSection, ctx: StageContext) -> StageResult:
         xml = ensure_ir(ctx.input.model_path, scratch, ctx, ctx.input.convert)
         io = describe_inputs(xml)
         if section.weights is not None:
-            from ovtool.backends.nncf_weights import check_group_size
+            from ovtool.backends.nncf.nncf_weights import check_group_size
 
             check_group_size(xml, section.weights)
         default_eval = EVAL_SAMPLES["llm" if io.kind == "llm" else "other"]
@@ -100,12 +100,12 @@ def _compress(section: QuantizeSection, xml: Path, io: Any, calib: Any, held: An
     """Run NNCF and save the result to OUT/model; returns what was done (for run.json)."""
     import openvino as ov
 
-    from ovtool.backends.ir_info import read_model
+    from ovtool.backends.openvino.ir_info import read_model
 
     model = read_model(xml)
     facts = CompressionFacts(method=section.method)
     if section.weights is not None:
-        from ovtool.backends.nncf_weights import compress
+        from ovtool.backends.nncf.nncf_weights import compress
 
         with ctx.step(f"nncf.compress_weights {section.weights.mode}"):
             compressed = compress(model, section.weights, calib.inputs if calib is not None else None)
@@ -119,7 +119,7 @@ def _compress(section: QuantizeSection, xml: Path, io: Any, calib: Any, held: An
 
 def _ptq(section: QuantizeSection, model: Any, io: Any, calib: Any, held: Any, ctx: StageContext,
          facts: CompressionFacts) -> Any:  # fmt: skip
-    from ovtool.backends import nncf_ptq
+    from ovtool.backends.nncf import nncf_ptq
 
     assert calib is not None
     extra: list[str] = []
@@ -143,7 +143,7 @@ def _ptq(section: QuantizeSection, model: Any, io: Any, calib: Any, held: Any, c
 
 def _accuracy_control_data(section: QuantizeSection, io: Any, held: Any, ctx: StageContext) -> tuple[list, Any]:
     """(inputs, target) pairs and the validation function for the recipe's metric."""
-    from ovtool.backends import quality
+    from ovtool.backends.openvino import quality
 
     control = section.accuracy_control
     assert control is not None
@@ -203,7 +203,7 @@ def _measure(section: QuantizeSection, xml: Path, io: Any, held: Any, ctx: Stage
 def _measure_llm(section: QuantizeSection, xml: Path, io: Any, held: Any, ctx: StageContext,
                  result: StageResult) -> LlmQuality:  # fmt: skip
     """Held-out perplexity of both; greedy-generation agreement and tokens/s where tokenizer IRs exist."""
-    from ovtool.backends import quality
+    from ovtool.backends.openvino import quality
 
     q = section.quality
     new_xml = ctx.model_dir / "openvino_model.xml"
@@ -219,7 +219,7 @@ def _measure_llm(section: QuantizeSection, xml: Path, io: Any, held: Any, ctx: S
             measured.generation = quality.generation_agreement(xml.parent, ctx.model_dir, prompts, q.max_new_tokens,
                                                                q.embedding_model)  # fmt: skip
         if q.speed_seconds > 0:
-            from ovtool.backends.genai import precision_for
+            from ovtool.backends.genai.genai import precision_for
             from ovtool.recipe.sections.generate import GenerateSection
 
             # each IR as `ovtool generate` runs it: users deploy it that way, so time it that way
@@ -235,7 +235,7 @@ def _measure_llm(section: QuantizeSection, xml: Path, io: Any, held: Any, ctx: S
 
 def _measure_outputs(section: QuantizeSection, xml: Path, held: Any, ctx: StageContext) -> OutputQuality:
     """Similarity of outputs (accuracy/F1 with labels) and throughput of both, for any non-LLM model."""
-    from ovtool.backends import quality
+    from ovtool.backends.openvino import quality
 
     q = section.quality
     new_xml = ctx.model_dir / "openvino_model.xml"
@@ -244,7 +244,7 @@ def _measure_outputs(section: QuantizeSection, xml: Path, held: Any, ctx: StageC
         got = quality.outputs(quality.compile_model(new_xml, q.inference_precision), held.inputs)
         measured = OutputQuality(outputs=quality.compare_outputs(ref, got, held.labels))
     if q.speed_seconds > 0:
-        from ovtool.backends.ov_bench import device_default_precision
+        from ovtool.backends.openvino.ov_bench import device_default_precision
 
         # the original at the device default and, where that is not f32, at f32 too — interleaved
         xmls = [xml, new_xml]

@@ -15,8 +15,8 @@ from ovtool.recipe.sections.quantize import QuantizeSection
 from ovtool.results import Metric, StageResult, Table
 
 if TYPE_CHECKING:
-    from ovtool.backends.nncf_ptq import LayerRange
-    from ovtool.backends.quality import GenerationAgreement, OutputComparison
+    from ovtool.backends.nncf.nncf_ptq import LayerRange
+    from ovtool.backends.openvino.quality import GenerationAgreement, OutputComparison
 
 
 @dataclass

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ovtool.backends.detect import detect_format
 from ovtool.errors import UserError
+from ovtool.model_files import detect_format
 
 STRUCTURE_FILE = "ovtool_structure.json"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ovtool.backends.gguf import build_tokenizer_from_gguf, gguf_to_hf_folder, read_gguf_metadata
+from ovtool.backends.optimum.gguf import build_tokenizer_from_gguf, gguf_to_hf_folder, read_gguf_metadata
 from tests.conftest import SHAKESPEARE_DIR, SMOLLM2_GGUF
 
 TRICKY = [

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from ovtool.backends.bench_stats import summarize_ms
 from ovtool.benchmark_compare import compare_runs, regression_pct
 from ovtool.cli.benchmark import parse_shapes
 from ovtool.context import DatasetOutput, Pending, StageContext, StageInput
@@ -19,6 +18,7 @@ from ovtool.stages.benchmark import labels_for, model_sources
 from ovtool.stages.benchmark_records import IRFacts, Latency, StaticRecord, add_static_ratios
 from ovtool.stages.benchmark_report import static_csv, static_gate_values, static_tables
 from ovtool.stages.dataset_refs import exists_or_pending
+from ovtool.stats import summarize_ms
 from tests.conftest import run_cli
 
 

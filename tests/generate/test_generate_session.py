@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from ovtool.backends import genai
-from ovtool.backends.genai import TurnResult
+from ovtool.backends.genai import genai
+from ovtool.backends.genai.genai import TurnResult
 from ovtool.context import Pending, StageContext, StageInput
 from ovtool.recipe.sections.generate import GenerateSection
 from ovtool.stages import generate

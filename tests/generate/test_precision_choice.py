@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ovtool.backends.genai import weights_compressed
+from ovtool.backends.genai.genai import weights_compressed
 from ovtool.recipe.sections.generate import PerformanceSection
 from ovtool.stages.precision import choose_precision
 

@@ -20,7 +20,7 @@ def test_perplexity_matches_optimum_intel_logits(smollm2_fp16_ir: Path) -> None:
     from optimum.intel import OVModelForCausalLM
     from transformers import AutoTokenizer
 
-    from ovtool.backends import quality
+    from ovtool.backends.openvino import quality
     from ovtool.data.calibration import describe_inputs, llm_item
 
     xml = smollm2_fp16_ir / "openvino_model.xml"

@@ -39,7 +39,7 @@ def test_images_read_through_datumaro(tmp_path: Path) -> None:
 
 
 def test_matmul_channels_from_the_ir_xml(tiny_matmul_ir: Path) -> None:
-    from ovtool.backends.nncf_weights import matmul_channels
+    from ovtool.backends.nncf.nncf_weights import matmul_channels
 
     assert sorted(matmul_channels(tiny_matmul_ir / "openvino_model.xml").values()) == [80, 96]
 
@@ -79,8 +79,8 @@ def _outcome(quality: Any, facts: Any) -> Any:
 
 def test_quantize_report_serialises_typed_results_once() -> None:
     """Typed results reach run.json's `details` in the shape it always had (keys readers rely on)."""
-    from ovtool.backends.nncf_ptq import LayerRange
-    from ovtool.backends.quality import GenerationAgreement, OutputComparison
+    from ovtool.backends.nncf.nncf_ptq import LayerRange
+    from ovtool.backends.openvino.quality import GenerationAgreement, OutputComparison
     from ovtool.recipe.sections.quantize import QuantizeSection
     from ovtool.results import StageResult
     from ovtool.stages.quantize_report import (

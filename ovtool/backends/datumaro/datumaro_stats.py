@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ovtool.backends.datumaro_ops import label_names
+from ovtool.backends.datumaro.datumaro_ops import label_names
 from ovtool.errors import UserError, first_line
 from ovtool.plotting import png, pyplot
 

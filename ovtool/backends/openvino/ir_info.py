@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ovtool.backends.ov_errors import library_logs_captured, openvino_message
+from ovtool.backends.openvino.ov_errors import library_logs_captured, openvino_message
 from ovtool.errors import UserError, shorten
 
 # Constants this small are shapes/axes/scalars, not weights.

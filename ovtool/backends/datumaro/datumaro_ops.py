@@ -1,5 +1,5 @@
 """Datumaro's Python API behind `ovtool dataset`: detect, import, transform, export, merge (stats and
-validate: ovtool.backends.datumaro_stats).
+validate: ovtool.backends.datumaro.datumaro_stats).
 
 Why not shell out to `datum`: its exit codes say nothing (`datum validate` always exits 0), `datum stats`
 writes into the current directory, and errors arrive as tracebacks. Here every Datumaro error becomes

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ovtool.backends.nncf_weights import ignored_scope as to_ignored_scope
-from ovtool.backends.nncf_weights import quiet_nncf
+from ovtool.backends.nncf.nncf_weights import ignored_scope as to_ignored_scope
+from ovtool.backends.nncf.nncf_weights import quiet_nncf
 from ovtool.errors import UserError
 from ovtool.recipe.sections.quantize import QuantizeSection
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ovtool.backends.ov_errors import openvino_message
+from ovtool.backends.openvino.ov_errors import openvino_message
 from ovtool.errors import UserError, WorkFailed
 
 HINTS = {"throughput": "THROUGHPUT", "latency": "LATENCY", "cumulative_throughput": "CUMULATIVE_THROUGHPUT"}
@@ -63,7 +63,7 @@ def read_and_reshape(xml: Path, shapes_for: Any) -> tuple[Any, dict[str, list[in
     """Read the IR and reshape it to static shapes (`shapes_for(model)` decides them)."""
     import openvino as ov
 
-    from ovtool.backends.ir_info import read_model
+    from ovtool.backends.openvino.ir_info import read_model
 
     model = read_model(xml)
     shapes = shapes_for(model)

@@ -56,8 +56,8 @@ def weights_compressed(model_dir: Path) -> bool:
 
     A fact about the IR; what to do about it (the precision choice) is decided in ovtool.stages.precision.
     """
-    from ovtool.backends.detect import find_ir_xml
-    from ovtool.backends.ir_info import read_model, weight_precisions
+    from ovtool.backends.openvino.ir_info import read_model, weight_precisions
+    from ovtool.model_files import find_ir_xml
 
     xml = find_ir_xml(model_dir)
     if xml is None:

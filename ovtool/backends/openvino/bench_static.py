@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ovtool.backends import ov_bench
-from ovtool.backends.bench_inputs import FALLBACK_VOCAB, random_inputs, resolve_shapes, text_inputs, vocab_size
+from ovtool.backends.openvino import ov_bench
+from ovtool.backends.openvino.bench_inputs import FALLBACK_VOCAB, random_inputs, resolve_shapes, text_inputs, vocab_size
 from ovtool.measure import current_rss_bytes
 from ovtool.recipe.sections.benchmark import BenchmarkSection
 

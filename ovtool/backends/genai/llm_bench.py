@@ -51,7 +51,7 @@ class LLMTarget:
 def read_prompt_text(path: str | None) -> str:
     """Where prompts are cut from: a file, a folder of .txt/.md files (Markdown stripped), or the built-in text."""
     if path is None:
-        from ovtool.backends.bench_text import PASSAGE
+        from ovtool.data.bench_text import PASSAGE
 
         return PASSAGE
     from ovtool.data.corpus import load_text_corpus
@@ -71,12 +71,12 @@ def load(label: str, folder: Path, section: BenchmarkSection, text: str) -> LLMT
     """Create the pipeline and tokenize the prompt text once with the model's tokenizer."""
     import openvino_genai as ov_genai
 
-    from ovtool.backends.ov_bench import HINTS, device_default_precision, openvino_message
+    from ovtool.backends.openvino.ov_bench import HINTS, device_default_precision, openvino_message
 
     properties: dict[str, Any] = dict(section.config)
     asked = section.precision
     if asked == "auto":  # as `ovtool generate` would run this IR
-        from ovtool.backends.genai import precision_for
+        from ovtool.backends.genai.genai import precision_for
         from ovtool.recipe.sections.generate import GenerateSection
 
         asked = precision_for(GenerateSection(device=section.device), folder)[0]

@@ -1,0 +1,1 @@
+"""Adapters to Datumaro: only imported inside functions by the stages that use them."""

@@ -1,0 +1,1 @@
+"""Adapters to NNCF: only imported inside functions by the stages that use them."""

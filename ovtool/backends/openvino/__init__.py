@@ -1,0 +1,1 @@
+"""Adapters to OpenVINO: only imported inside functions by the stages that use them."""

@@ -1,0 +1,1 @@
+"""Adapters to optimum-intel, transformers, tokenizers and gguf: exporting source models."""
