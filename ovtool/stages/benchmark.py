@@ -272,7 +272,7 @@ def _load_torch(section: BenchmarkSection, first: ModelSpec, target: Any, ctx: S
 
 
 def _run_llm(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageContext) -> StageResult:
-    from ovtool.backends.genai.genai import llm_bench
+    from ovtool.backends.genai import llm_bench
     from ovtool.stages import benchmark_report as report
     from ovtool.stages.benchmark_records import add_llm_ratios
 
