@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 from ovtool.errors import UserError, shorten
+from ovtool.ir_folder import IRFolder
 
 SUFFIX_FORMATS = {
     ".gguf": "gguf",
@@ -26,17 +27,9 @@ _CONST_DATA = re.compile(rb'type="Const"[^>]*>\s*<data\b[^>]*?\boffset="(\d+)"[^
 
 
 def find_ir_xml(path: Path) -> Path | None:
-    """The IR .xml a path names: the file itself, or openvino_model.xml (or the only .xml) in a folder."""
-    if path.is_file() and path.suffix == ".xml":
-        return path
-    if path.is_dir():
-        main = path / "openvino_model.xml"
-        if main.exists():
-            return main
-        xmls = [p for p in path.glob("*.xml") if (p.with_suffix(".bin")).exists()]
-        if len(xmls) == 1:
-            return xmls[0]
-    return None
+    """The IR .xml a path names (see IRFolder.find: an .xml, an IR folder or an ovtool OUT), else None."""
+    ir = IRFolder.find(path)
+    return ir.xml if ir is not None else None
 
 
 def looks_like_hub_id(text: str) -> bool:

@@ -18,13 +18,13 @@ from typing import Any
 from ovtool import console
 from ovtool.context import ModelRef, Pending, StageContext
 from ovtool.errors import UserError
+from ovtool.ir_folder import MODEL_XML, TOKENIZER_XMLS, IRFolder
 from ovtool.recipe.sections.benchmark import INPUT_PLACEHOLDER, MODEL_PLACEHOLDER, BenchmarkSection
 from ovtool.results import Metric, StageResult
 from ovtool.scratch import owned_tempdir
 from ovtool.stages.base import Stage
 from ovtool.stages.benchmark_records import LLMRecord, ModelSpec, StaticRecord, TorchRecord
 
-TOKENIZER_XMLS = ("openvino_tokenizer.xml", "openvino_detokenizer.xml")
 DEFAULT_TEXT_SAMPLES = 64
 
 
@@ -89,7 +89,7 @@ def _label_from_path(source: ModelRef) -> str:
     if isinstance(source, Pending):
         return source.stage
     path = Path(source)
-    if path.suffix and path.stem != "openvino_model":
+    if path.suffix and path.name != MODEL_XML:
         return path.stem
     if path.suffix:
         path = path.parent
@@ -145,15 +145,15 @@ def _check_ir(xml: Path, section: BenchmarkSection) -> None:
 
 def route(xml: Path, stateful: bool, mode: str) -> str:
     """llm for stateful IRs with tokenizer IRs beside them, static otherwise (or as the recipe says)."""
-    has_tokenizer = all((xml.parent / name).exists() for name in TOKENIZER_XMLS)
+    ir = IRFolder(root=xml.parent, xml=xml)
     if mode == "static":
         if stateful:
             raise UserError(f"{xml} is a stateful LLM (KV cache inside): benchmark it with mode: llm or auto")
         return "static"
     if stateful or mode == "llm":
-        if not has_tokenizer:
+        if not ir.has_tokenizer:
             raise UserError(
-                f"{xml.parent} has no openvino_tokenizer.xml/openvino_detokenizer.xml: convert the LLM with "
+                f"{xml.parent} has no {'/'.join(TOKENIZER_XMLS)}: convert the LLM with "
                 "`ovtool convert` (which adds them) to benchmark it"
             )
         if not stateful:
@@ -262,7 +262,7 @@ def _load_torch(section: BenchmarkSection, first: ModelSpec, target: Any, ctx: S
     else:
         folder = Path(first.source)
         is_hf = folder.is_dir() and (folder / "config.json").exists()
-        if not is_hf or (folder / "openvino_model.xml").exists():
+        if not is_hf or IRFolder.at(folder).xml.exists():
             raise UserError(
                 "benchmark.pytorch_baseline: true needs the first model to be a Hugging Face folder, not "
                 f"{first.source}; give the folder: pytorch_baseline: path/to/hf-model"

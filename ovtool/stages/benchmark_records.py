@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ovtool.ir_folder import IRFolder
 from ovtool.stats import ratio, summarize_ms
 
 if TYPE_CHECKING:
@@ -320,7 +321,7 @@ class LLMRecord:
         longest = max(p.prompt_tokens for p in points)
         return cls(
             label=target.label,
-            xml=str(target.folder / "openvino_model.xml"),
+            xml=str(IRFolder.at(target.folder).xml),
             precision=target.precision,
             pipeline_load_ms=round(target.load_s * 1000, 3),
             rss_added_mb=round(target.rss_added_bytes / 2**20, 1),

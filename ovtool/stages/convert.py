@@ -8,13 +8,13 @@ from typing import Any
 
 from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
+from ovtool.ir_folder import MODEL_XML, TOKENIZER_XMLS, IRFolder
 from ovtool.model_files import detect_format, find_ir_xml
 from ovtool.recipe.sections.convert import ConvertSection
 from ovtool.results import Metric, StageResult, Table
 from ovtool.stages.base import Stage
 
 FILE_FORMATS = ("onnx", "tflite", "tf", "paddle", "pytorch")
-TOKENIZER_XMLS = ("openvino_tokenizer.xml", "openvino_detokenizer.xml")
 
 
 def check_options(section: ConvertSection, fmt: str) -> None:
@@ -66,7 +66,7 @@ def convert_to_ir(source: str, section: ConvertSection, out_dir: Path, ctx: Stag
         fp16 = section.weight_format in (None, "fp16")
         with ctx.step(f"convert {fmt} with openvino.convert_model"):
             model = convert_file(Path(source), fmt, section.inputs)
-            save_ir(model, out_dir / "openvino_model.xml", fp16=fp16)
+            save_ir(model, IRFolder.at(out_dir).xml, fp16=fp16)
         facts["weight_format"] = section.weight_format or "fp16"
         facts["weight_format_default"] = section.weight_format is None
     if section.weight_format == "int8":
@@ -113,14 +113,15 @@ def _copy_ir(source: Path, section: ConvertSection, out_dir: Path, ctx: StageCon
     from ovtool.backends.openvino.ir_info import read_model
     from ovtool.backends.openvino.ov_convert import save_ir
 
-    xml = find_ir_xml(source)
-    if xml is None:
+    ir = IRFolder.find(source)
+    if ir is None:
         raise UserError(f"no IR .xml found at {source}")
+    xml = ir.xml
     with ctx.step("re-save IR"):
         if source.is_dir():
-            _copy_folder(source, out_dir)
-        save_ir(read_model(xml), out_dir / "openvino_model.xml", fp16=section.weight_format == "fp16")
-        if xml.name != "openvino_model.xml" and (out_dir / xml.name).exists():
+            _copy_folder(ir.root, out_dir)  # an OUT's model/, not the OUT itself
+        save_ir(read_model(xml), IRFolder.at(out_dir).xml, fp16=section.weight_format == "fp16")
+        if xml.name != MODEL_XML and (out_dir / xml.name).exists():
             (out_dir / xml.name).unlink()
             (out_dir / xml.with_suffix(".bin").name).unlink(missing_ok=True)
     return {"weight_format": section.weight_format or "as in the source IR"}
@@ -158,7 +159,7 @@ def ensure_ir(source: str, work_dir: Path, ctx: StageContext, section: ConvertSe
     if xml is not None:
         return xml
     convert_to_ir(source, section or ConvertSection(), work_dir, ctx)
-    return work_dir / "openvino_model.xml"
+    return IRFolder.at(work_dir).xml
 
 
 def run(section: ConvertSection, ctx: StageContext) -> StageResult:
@@ -168,8 +169,8 @@ def run(section: ConvertSection, ctx: StageContext) -> StageResult:
     out_dir = ctx.model_dir
     facts = convert_to_ir(source, section, out_dir, ctx)
     with ctx.step("inspect IR"):
-        ir = describe_ir(out_dir / "openvino_model.xml")
-    tokenizer = all((out_dir / name).exists() for name in TOKENIZER_XMLS)
+        ir = describe_ir(IRFolder.at(out_dir).xml)
+    tokenizer = IRFolder.at(out_dir).has_tokenizer
     total_size = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file())
     work_steps = [s for s in ctx.steps if s.name != "inspect IR"]
     result = StageResult(stage="convert", model_dir=out_dir)

@@ -10,6 +10,7 @@ from typing import Any
 from ovtool import console
 from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
+from ovtool.ir_folder import IRFolder
 from ovtool.model_files import detect_format, find_ir_xml
 from ovtool.recipe.sections.quantize import QuantizeSection
 from ovtool.results import StageResult
@@ -87,7 +88,7 @@ def run(section: QuantizeSection, ctx: StageContext) -> StageResult:
         facts = _compress(section, xml, io, calib, held, ctx)
         _copy_side_files(xml, ctx.model_dir)
         with ctx.step("inspect IRs"):
-            before, after = describe_ir(xml), describe_ir(ctx.model_dir / "openvino_model.xml")
+            before, after = describe_ir(xml), describe_ir(IRFolder.at(ctx.model_dir).xml)
         quality = _measure(section, xml, io, held, ctx, result)
         fill_report(result, section, QuantizeOutcome(io, calib, held, facts, quality, before, after))
     finally:
@@ -113,7 +114,7 @@ def _compress(section: QuantizeSection, xml: Path, io: Any, calib: Any, held: An
         compressed = _ptq(section, model, io, calib, held, ctx, facts)
     ctx.model_dir.mkdir(parents=True, exist_ok=True)
     with ctx.step("save IR"):
-        ov.save_model(compressed, str(ctx.model_dir / "openvino_model.xml"))
+        ov.save_model(compressed, str(IRFolder.at(ctx.model_dir).xml))
     return facts
 
 
@@ -173,7 +174,7 @@ def _accuracy_control_data(section: QuantizeSection, io: Any, held: Any, ctx: St
             return -quality.perplexity(compiled, [i for i, _ in items])
 
         return pairs, negative_ppl
-    reference = quality.outputs(quality.compile_model(io.folder / "openvino_model.xml", "f32"), data.inputs)
+    reference = quality.outputs(quality.compile_model(IRFolder.at(io.folder).xml, "f32"), data.inputs)
     pairs = list(zip(data.inputs, reference, strict=True))
 
     def similarity(compiled: Any, items: Any) -> float:
@@ -206,7 +207,7 @@ def _measure_llm(section: QuantizeSection, xml: Path, io: Any, held: Any, ctx: S
     from ovtool.backends.openvino import quality
 
     q = section.quality
-    new_xml = ctx.model_dir / "openvino_model.xml"
+    new_xml = IRFolder.at(ctx.model_dir).xml
     with ctx.step(f"perplexity on {len(held)} held-out chunks (f32)"):
         measured = LlmQuality(
             perplexity_original=quality.perplexity(quality.compile_model(xml, q.inference_precision), held.inputs),
@@ -214,7 +215,7 @@ def _measure_llm(section: QuantizeSection, xml: Path, io: Any, held: Any, ctx: S
                                                      held.inputs),
         )  # fmt: skip
     prompts = _prompts(held, io, q.prompts)
-    if prompts and _has_tokenizer_ir(xml.parent):
+    if prompts and IRFolder(root=xml.parent, xml=xml).has_tokenizer:
         with ctx.step(f"greedy generations on {len(prompts)} prompts"):
             measured.generation = quality.generation_agreement(xml.parent, ctx.model_dir, prompts, q.max_new_tokens,
                                                                q.embedding_model)  # fmt: skip
@@ -238,7 +239,7 @@ def _measure_outputs(section: QuantizeSection, xml: Path, held: Any, ctx: StageC
     from ovtool.backends.openvino import quality
 
     q = section.quality
-    new_xml = ctx.model_dir / "openvino_model.xml"
+    new_xml = IRFolder.at(ctx.model_dir).xml
     with ctx.step(f"outputs on {len(held)} held-out samples (f32)"):
         ref = quality.outputs(quality.compile_model(xml, q.inference_precision), held.inputs)
         got = quality.outputs(quality.compile_model(new_xml, q.inference_precision), held.inputs)
@@ -257,10 +258,6 @@ def _measure_outputs(section: QuantizeSection, xml: Path, held: Any, ctx: StageC
         speeds = [Throughput.of(r) for r in raw]
         measured.speed = SpeedComparison(speeds[0], speeds[1], speeds[2] if len(speeds) == 3 else None)
     return measured
-
-
-def _has_tokenizer_ir(folder: Path) -> bool:
-    return (folder / "openvino_tokenizer.xml").exists() and (folder / "openvino_detokenizer.xml").exists()
 
 
 def _prompts(held: Any, io: Any, count: int) -> list[str]:

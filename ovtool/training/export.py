@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ovtool.ir_folder import IRFolder
+
 
 def export_classifier(model: Any, tokenizer: Any, out_dir: Path, label_names: list[str]) -> Path:
     """Write openvino_model.xml/.bin, config.json (with the label names), tokenizer files and tokenizer IR."""
@@ -29,4 +31,4 @@ def export_classifier(model: Any, tokenizer: Any, out_dir: Path, label_names: li
         from ovtool import console
 
         console.warn(f"tokenizer IR not written ({type(exc).__name__}: {exc})")
-    return out_dir / "openvino_model.xml"
+    return IRFolder.at(out_dir).xml

@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from ovtool.errors import UserError
+from ovtool.ir_folder import IRFolder
 from ovtool.recipe.sections.generate import GenerateSection, PerformanceSection
 
-TOKENIZER_FILES = ("openvino_tokenizer.xml", "openvino_detokenizer.xml")
 DEFAULT_ASSISTANT_TOKENS = 5
 
 
 def check_tokenizer_ir(model_dir: Path) -> None:
     """openvino_genai needs tokenizer and detokenizer IRs beside the model: say how to get them."""
-    missing = [name for name in TOKENIZER_FILES if not (model_dir / name).exists()]
+    missing = IRFolder.at(model_dir).missing_tokenizer_files
     if missing:
         raise UserError(
             f"{model_dir} has no {' / '.join(missing)}: generate needs the tokenizer IRs — convert the "
