@@ -35,10 +35,8 @@ class ModelInputs:
     classifier: bool = False  # one rank-2 output (logits over classes): labels are compared with its argmax
 
 
-def describe_inputs(xml: Path) -> ModelInputs:
-    from ovtool.backends.openvino.ir_info import describe_ir
-
-    ir = describe_ir(xml)
+def describe_inputs(xml: Path, ir: dict[str, Any]) -> ModelInputs:
+    """What the IR at `xml` takes; `ir` is its `describe_ir` summary (the caller reads the IR: data/ does not)."""
     names = [p["name"] for p in ir["inputs"]]
     folder = xml.parent
     label2id = None

@@ -271,6 +271,19 @@ def _load_torch(section: BenchmarkSection, first: ModelSpec, target: Any, ctx: S
         return bench_torch.load(folder, target.batches[0], target.batch)
 
 
+def llm_precision(section: BenchmarkSection, folder: Path) -> str | None:
+    """The INFERENCE_PRECISION_HINT an LLM is timed with (None = the device's default).
+
+    `auto` times each IR as `ovtool generate` runs it: users deploy it that way, so time it that way.
+    """
+    if section.precision != "auto":
+        return section.precision
+    from ovtool.recipe.sections.generate import GenerateSection
+    from ovtool.stages.precision import precision_for
+
+    return precision_for(GenerateSection(device=section.device), folder)[0]
+
+
 def _run_llm(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageContext) -> StageResult:
     from ovtool.backends.genai import llm_bench
     from ovtool.stages import benchmark_report as report
@@ -283,7 +296,8 @@ def _run_llm(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageContex
     targets = []
     for spec in specs:
         with ctx.step(f"load pipeline {spec.label}"):
-            targets.append(llm_bench.load(spec.label, spec.xml.parent, section, text))
+            folder = spec.xml.parent
+            targets.append(llm_bench.load(spec.label, folder, section, text, llm_precision(section, folder)))
     with timed_step(ctx, f"generate with {len(targets)} model(s) interleaved"):
         llm_bench.measure_interleaved(targets, section, ctx.seed)
     records = [LLMRecord.of(t, s) for t, s in zip(targets, specs, strict=True)]

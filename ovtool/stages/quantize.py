@@ -71,7 +71,7 @@ def run(section: QuantizeSection, ctx: StageContext) -> StageResult:
     try:
         # a non-IR input is converted first, as the recipe's `convert:` says (the runner passes it in)
         xml = ensure_ir(ctx.input.model_path, scratch, ctx, ctx.input.convert)
-        io = describe_inputs(xml)
+        io = describe_inputs(xml, describe_ir(xml))
         if section.weights is not None:
             from ovtool.backends.nncf.nncf_weights import check_group_size
 
@@ -99,9 +99,8 @@ def run(section: QuantizeSection, ctx: StageContext) -> StageResult:
 def _compress(section: QuantizeSection, xml: Path, io: Any, calib: Any, held: Any,
               ctx: StageContext) -> CompressionFacts:  # fmt: skip
     """Run NNCF and save the result to OUT/model; returns what was done (for run.json)."""
-    import openvino as ov
-
     from ovtool.backends.openvino.ir_info import read_model
+    from ovtool.backends.openvino.ov_convert import save_ir
 
     model = read_model(xml)
     facts = CompressionFacts(method=section.method)
@@ -114,7 +113,7 @@ def _compress(section: QuantizeSection, xml: Path, io: Any, calib: Any, held: An
         compressed = _ptq(section, model, io, calib, held, ctx, facts)
     ctx.model_dir.mkdir(parents=True, exist_ok=True)
     with ctx.step("save IR"):
-        ov.save_model(compressed, str(IRFolder.at(ctx.model_dir).xml))
+        save_ir(compressed, IRFolder.at(ctx.model_dir).xml, fp16=True)  # ov.save_model's default: fp16
     return facts
 
 
@@ -220,8 +219,8 @@ def _measure_llm(section: QuantizeSection, xml: Path, io: Any, held: Any, ctx: S
             measured.generation = quality.generation_agreement(xml.parent, ctx.model_dir, prompts, q.max_new_tokens,
                                                                q.embedding_model)  # fmt: skip
         if q.speed_seconds > 0:
-            from ovtool.backends.genai.genai import precision_for
             from ovtool.recipe.sections.generate import GenerateSection
+            from ovtool.stages.precision import precision_for
 
             # each IR as `ovtool generate` runs it: users deploy it that way, so time it that way
             precisions = [precision_for(GenerateSection(), folder)[0] for folder in (xml.parent, ctx.model_dir)]

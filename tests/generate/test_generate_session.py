@@ -61,11 +61,3 @@ def test_stage_declaration() -> None:
     stage = generate.STAGE
     assert stage.name == "generate" and stage.section_type is GenerateSection
     assert stage.optional_section and stage.needs_model and not stage.needs_output and not stage.produces_model
-
-
-def test_backend_reexport_gives_the_stage_answer(tmp_path: Path) -> None:
-    """quantize and llm_bench still import genai.precision_for; it must answer like the stage layer."""
-    from ovtool.stages.precision import precision_for
-
-    section = GenerateSection(device="GPU")
-    assert genai.precision_for(section, tmp_path) == precision_for(section, tmp_path)

@@ -21,12 +21,13 @@ def test_perplexity_matches_optimum_intel_logits(smollm2_fp16_ir: Path) -> None:
     from transformers import AutoTokenizer
 
     from ovtool.backends.openvino import quality
+    from ovtool.backends.openvino.ir_info import describe_ir
     from ovtool.data.calibration import describe_inputs, llm_item
 
     xml = smollm2_fp16_ir / "openvino_model.xml"
     ids = AutoTokenizer.from_pretrained(smollm2_fp16_ir)(PLAY.read_text()[:20000])["input_ids"]
     chunks = [ids[i : i + 128] for i in range(0, 4 * 128, 128)]
-    io = describe_inputs(xml)
+    io = describe_inputs(xml, describe_ir(xml))
     ours = quality.perplexity(quality.compile_model(xml, "f32"), [llm_item(c, io) for c in chunks])
 
     model = OVModelForCausalLM.from_pretrained(smollm2_fp16_ir, ov_config={"INFERENCE_PRECISION_HINT": "f32"},

@@ -67,18 +67,6 @@ def weights_compressed(model_dir: Path) -> bool:
     return compressed * 2 > sum(mix.values())
 
 
-def precision_for(section: GenerateSection, model_dir: Path) -> tuple[str | None, str]:
-    """Thin re-export of `ovtool.stages.precision.precision_for` (the policy moved to the stage layer).
-
-    Temporary: kept only so the call sites not migrated yet (stages/quantize.py, backends/llm_bench.py)
-    keep working; new code imports `ovtool.stages.precision`. It is an upward (backend → stage) import, so
-    delete it once those callers move — a layer contract will flag it.
-    """
-    from ovtool.stages.precision import precision_for as stage_precision_for
-
-    return stage_precision_for(section, model_dir)
-
-
 @dataclass
 class Pipeline:
     """An LLMPipeline and how it was built."""

@@ -67,19 +67,16 @@ def read_prompt_text(path: str | None) -> str:
     return text
 
 
-def load(label: str, folder: Path, section: BenchmarkSection, text: str) -> LLMTarget:
-    """Create the pipeline and tokenize the prompt text once with the model's tokenizer."""
+def load(label: str, folder: Path, section: BenchmarkSection, text: str, asked: str | None) -> LLMTarget:
+    """Create the pipeline and tokenize the prompt text once with the model's tokenizer.
+
+    `asked` is the INFERENCE_PRECISION_HINT the benchmark stage chose (None = the device's default).
+    """
     import openvino_genai as ov_genai
 
     from ovtool.backends.openvino.ov_bench import HINTS, device_default_precision, openvino_message
 
     properties: dict[str, Any] = dict(section.config)
-    asked = section.precision
-    if asked == "auto":  # as `ovtool generate` would run this IR
-        from ovtool.backends.genai.genai import precision_for
-        from ovtool.recipe.sections.generate import GenerateSection
-
-        asked = precision_for(GenerateSection(device=section.device), folder)[0]
     if asked is not None:
         properties["INFERENCE_PRECISION_HINT"] = asked
     if section.threads is not None:
