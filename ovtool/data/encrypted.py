@@ -1,6 +1,6 @@
 """Read an encrypted dataset (ovtool.data.crypto) for other stages without writing plaintext to disk.
 
-Two ways, chosen by format:
+Two ways, chosen by format (the Datumaro side is ovtool.backends.datumaro.encrypted):
 - image classification folders (imagenet, imagenet_with_subset_dirs, image_dir) are rebuilt as a
   Datumaro dataset straight from the decrypted bytes: nothing is written anywhere;
 - every other format goes through a folder in RAM-backed tmpfs (/dev/shm, mode 0700, removed when
@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
-from typing import Any
+from pathlib import Path
 
 from ovtool.data.crypto import KeySource, decrypt_entry, load_key, open_index, safe_relpath
 from ovtool.errors import UserError
@@ -72,32 +71,14 @@ def _is_tmpfs(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def open_datumaro(path: Path, source: KeySource, fmt: str | None = None) -> Iterator[Any]:
-    """`with open_datumaro(folder, KeySource(env=...)) as (dataset, fmt):` a Datumaro Dataset of the
-    plaintext and the format it was read as."""
-    from ovtool.backends.datumaro import datumaro_ops as ops
-
-    encrypted = EncryptedDataset(path, source)
-    fmt = fmt or encrypted.dataset_format
-    if fmt is None:
-        raise UserError(f"{path}: the encrypted dataset does not record its format: set format")
-    ops.resolve_format(path, fmt)  # an unknown format is refused before anything is decrypted
-    if fmt in IN_MEMORY_FORMATS:
-        yield classification_in_memory(encrypted, fmt), fmt
-        return
-    with encrypted.in_ram_folder() as folder, _named_as(folder, path):
-        yield ops.import_dataset(folder, fmt), fmt
-
-
-@contextlib.contextmanager
 def open_plain_folder(path: Path, source: KeySource) -> Iterator[Path]:
     """The plaintext as a RAM folder (text datasets, any reader that needs paths)."""
-    with EncryptedDataset(path, source).in_ram_folder() as folder, _named_as(folder, path):
+    with EncryptedDataset(path, source).in_ram_folder() as folder, named_as(folder, path):
         yield folder
 
 
 @contextlib.contextmanager
-def _named_as(folder: Path, path: Path) -> Iterator[None]:
+def named_as(folder: Path, path: Path) -> Iterator[None]:
     """Errors about the RAM folder name the encrypted folder the user gave instead."""
     try:
         yield
@@ -105,33 +86,3 @@ def _named_as(folder: Path, path: Path) -> Iterator[None]:
         if str(folder) not in str(exc):
             raise
         raise UserError(str(exc).replace(str(folder), str(path))) from exc
-
-
-def classification_in_memory(encrypted: EncryptedDataset, fmt: str) -> Any:
-    """Label-per-folder images → a Datumaro Dataset built from decrypted bytes (no file written)."""
-    import datumaro as dm
-    from datumaro.components.annotation import AnnotationType, Label, LabelCategories
-    from datumaro.components.media import Image
-
-    rows: list[tuple[str, str, str | None, str]] = []  # (id, subset, label, relpath)
-    for rel in encrypted.files:
-        parts = PurePosixPath(rel)
-        if parts.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        names = parts.parts
-        if fmt == "image_dir":
-            rows.append((str(parts.with_suffix("")), "default", None, rel))
-        elif fmt == "imagenet" and len(names) >= 2:
-            rows.append((f"{names[-2]}:{parts.stem}", "default", names[-2], rel))
-        elif fmt == "imagenet_with_subset_dirs" and len(names) >= 3:
-            rows.append((f"{names[-2]}:{parts.stem}", names[0], names[-2], rel))
-    if not rows:
-        raise UserError(f"{encrypted.path}: no images laid out as {fmt} in the encrypted dataset")
-    labels = sorted({r[2] for r in rows if r[2] is not None})
-    categories = LabelCategories.from_iterable(labels)
-    items = [
-        dm.DatasetItem(id=item_id, subset=subset, media=Image.from_bytes(encrypted.read(rel)),
-                       annotations=[Label(labels.index(label))] if label is not None else [])
-        for item_id, subset, label, rel in rows
-    ]  # fmt: skip
-    return dm.Dataset.from_iterable(items, categories={AnnotationType.label: categories})

@@ -85,6 +85,20 @@ def _quiet_datasets() -> Iterator[None]:
             datasets.enable_progress_bars()
 
 
+def disable_progress_bars() -> None:
+    """datasets' progress bars off for the rest of the process: stderr carries ovtool's own progress lines."""
+    import datasets
+
+    datasets.disable_progress_bars()
+
+
+def write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
+    """Rows (dicts with the same keys) as one Parquet file, through datasets/pyarrow."""
+    import datasets
+
+    datasets.Dataset.from_list(rows).to_parquet(str(path))
+
+
 def _column(ds: datasets.Dataset, name: str) -> list[Any]:
     """A column as a plain list, in one Arrow read (`list(ds[name])` reads row by row: 100x slower)."""
     return list(ds[name][:])

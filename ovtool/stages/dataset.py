@@ -166,7 +166,7 @@ def _image_dataset(section: DatasetSection, path: Path, fmt: str | None) -> Iter
     from ovtool.backends.datumaro import datumaro_ops as ops
 
     if is_encrypted(path):
-        from ovtool.data.encrypted import open_datumaro
+        from ovtool.backends.datumaro.encrypted import open_datumaro
 
         source = key_source(section)
         if source is None:
@@ -349,11 +349,9 @@ def _decrypt(section: DatasetSection, path: Path, ctx: StageContext, result: Sta
 
 
 def _text_verb(section: DatasetSection, path: Path, ctx: StageContext, result: StageResult) -> None:
-    import datasets
-
     from ovtool.data import text as textdata
 
-    datasets.disable_progress_bars()  # stderr carries ovtool's own progress lines
+    textdata.disable_progress_bars()  # stderr carries ovtool's own progress lines
     if section.verb not in TEXT_VERBS:
         raise UserError(f"dataset {section.verb} reads image datasets (Datumaro); for text data use "
                         f"{', '.join(TEXT_VERBS)}, encrypt or decrypt")  # fmt: skip

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ovtool.recipe.sections.dataset import DatasetSection
 from ovtool.results import Metric, Plot, StageResult, Table
+
+if TYPE_CHECKING:
+    from ovtool.backends.datumaro.datumaro_stats import Stats
 
 
 def image_stats(dataset: Any, section: DatasetSection, result: StageResult) -> None:
@@ -40,7 +43,7 @@ def image_stats(dataset: Any, section: DatasetSection, result: StageResult) -> N
         result.tables.append(Table("Items per label", ["label", *subsets, "annotations"], rows))
     rows = sorted([k, v] for k, v in stats.annotations_per_type.items())
     result.tables.append(Table("Annotations per type", ["type", "count"], rows))
-    result.plots = [Plot(title, png) for title, png in ops.stats_plots(stats)]
+    result.plots = [Plot(title, png) for title, png in stats_plots(stats)]
     result.summary = (f"{total} items in {len(subsets)} subsets, {len(labels)} labels, "
                       f"{sum(stats.annotations_per_type.values())} annotations")  # fmt: skip
 
@@ -54,6 +57,38 @@ def _size_summary(sizes: list[tuple[Any, Any]]) -> dict[str, Any]:
         values = [s[index] for s in sizes]
         out[name] = {"min": min(values), "mean": round(sum(values) / len(values), 2), "max": max(values)}
     return out
+
+
+def stats_plots(stats: Stats) -> list[tuple[str, bytes]]:
+    """(title, png) figures: items per label and subset, image sizes, box sizes."""
+    from ovtool.plotting import png, pyplot
+
+    plt = pyplot()
+
+    figures: list[tuple[str, bytes]] = []
+    labels = sorted({name for counts in stats.items_per_label.values() for name in counts})
+    if labels:
+        fig, ax = plt.subplots(figsize=(max(6, len(labels) * 0.5), 4))
+        bottom = [0] * len(labels)
+        for subset, counts in sorted(stats.items_per_label.items()):
+            values = [counts.get(name, 0) for name in labels]
+            ax.bar(labels, values, bottom=bottom, label=subset)
+            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        ax.set_ylabel("items")
+        ax.legend(title="subset")
+        ax.tick_params(axis="x", rotation=60)
+        figures.append(("Items per label and subset", png(fig)))
+    for title, points, xlabel, ylabel in (
+        ("Image sizes", [(w, h) for h, w in stats.image_sizes], "width (px)", "height (px)"),
+        ("Box sizes", stats.box_sizes, "box width (px)", "box height (px)"),
+    ):
+        if points:
+            fig, ax = plt.subplots(figsize=(5, 4))
+            ax.scatter([p[0] for p in points], [p[1] for p in points], s=8, alpha=0.5)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            figures.append((title, png(fig)))
+    return figures
 
 
 def image_validate(dataset: Any, section: DatasetSection, result: StageResult) -> None:

@@ -75,9 +75,9 @@ def write_text(ds: Any, names: Any, out: Path, part: str, fmt: str) -> None:
             writer.writeheader()
             writer.writerows(rows)
     elif fmt == "parquet":
-        import datasets
+        from ovtool.data.text import write_parquet
 
-        datasets.Dataset.from_list(rows).to_parquet(str(out / f"{part}.parquet"))
+        write_parquet(rows, out / f"{part}.parquet")
     else:
         for index, row in enumerate(rows):
             folder = out / part / row.get("label", "unlabeled")

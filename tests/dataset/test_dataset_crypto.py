@@ -97,8 +97,8 @@ def test_encrypted_dataset_is_read_in_place(voc_dir: Path, fmnist_imagenet: Path
 def test_classification_folders_decrypt_in_memory(fmnist_imagenet: Path, tmp_path: Path) -> None:
     import datumaro as dm
 
+    from ovtool.backends.datumaro.encrypted import open_datumaro
     from ovtool.data.crypto import encrypt_folder, load_or_create_key
-    from ovtool.data.encrypted import open_datumaro
 
     source = KeySource(file=tmp_path / "k.key")
     key, created = load_or_create_key(source)

@@ -1,4 +1,4 @@
-"""Datumaro's statistics and validators behind `ovtool dataset stats|validate`, returned as data (and plots)."""
+"""Datumaro's statistics and validators behind `ovtool dataset stats|validate`, returned as data (plots: the stage)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 
 from ovtool.backends.datumaro.datumaro_ops import label_names
 from ovtool.errors import UserError, first_line
-from ovtool.plotting import png, pyplot
 
 
 @dataclass
@@ -75,36 +74,6 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "item") and callable(value.item):
         return value.item()
     return value
-
-
-def stats_plots(stats: Stats) -> list[tuple[str, bytes]]:
-    """(title, png) figures: items per label and subset, image sizes, box sizes."""
-    plt = pyplot()
-
-    figures: list[tuple[str, bytes]] = []
-    labels = sorted({name for counts in stats.items_per_label.values() for name in counts})
-    if labels:
-        fig, ax = plt.subplots(figsize=(max(6, len(labels) * 0.5), 4))
-        bottom = [0] * len(labels)
-        for subset, counts in sorted(stats.items_per_label.items()):
-            values = [counts.get(name, 0) for name in labels]
-            ax.bar(labels, values, bottom=bottom, label=subset)
-            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-        ax.set_ylabel("items")
-        ax.legend(title="subset")
-        ax.tick_params(axis="x", rotation=60)
-        figures.append(("Items per label and subset", png(fig)))
-    for title, points, xlabel, ylabel in (
-        ("Image sizes", [(w, h) for h, w in stats.image_sizes], "width (px)", "height (px)"),
-        ("Box sizes", stats.box_sizes, "box width (px)", "box height (px)"),
-    ):
-        if points:
-            fig, ax = plt.subplots(figsize=(5, 4))
-            ax.scatter([p[0] for p in points], [p[1] for p in points], s=8, alpha=0.5)
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(ylabel)
-            figures.append((title, png(fig)))
-    return figures
 
 
 # ---------------------------------------------------------------- validate
