@@ -37,7 +37,7 @@ def describe_failure(exc: BaseException) -> tuple[str, int] | None:
             what = f": {shorten(name)}" if name else ""
             return f"path too long for this system (at most 255 bytes a name, 4096 a path){what}", 2
     if isinstance(exc, RuntimeError) and str(exc).lstrip().startswith(("Exception from src/", "Check '")):
-        from ovtool.backends.openvino.ov_errors import openvino_message
+        from ovtool.library_errors import openvino_message
 
         message = openvino_message(exc)
         if any(marker in message for marker in OPENVINO_READ_ERRORS):

@@ -6,8 +6,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ovtool.backends.openvino.ov_errors import library_logs_captured, openvino_message
 from ovtool.errors import UserError, shorten
+from ovtool.library_errors import library_logs_captured, openvino_message
 
 # Constants this small are shapes/axes/scalars, not weights.
 MIN_WEIGHT_ELEMENTS = 16

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ovtool.backends.openvino.ov_errors import openvino_message
 from ovtool.errors import UserError, WorkFailed
+from ovtool.library_errors import openvino_message
 
 HINTS = {"throughput": "THROUGHPUT", "latency": "LATENCY", "cumulative_throughput": "CUMULATIVE_THROUGHPUT"}
 PRECISION_NAMES = {"f32": "f32", "bf16": "bf16", "f16": "f16"}

@@ -6,8 +6,8 @@ import errno
 from pathlib import Path
 from typing import Any
 
-from ovtool.backends.openvino.ov_errors import library_logs_captured, openvino_message
 from ovtool.errors import UserError, WorkFailed, first_line, shorten
+from ovtool.library_errors import library_logs_captured, openvino_message
 from ovtool.recipe.sections.convert import InputSpec
 
 

@@ -4,6 +4,9 @@ OpenVINO's exceptions start with C++ source locations ("Exception from src/infer
 core.cpp:84:"); the sentence that says what is wrong comes after them. Its frontends (and torch)
 also log to the process's stderr from native code — absl/glog lines with raw bytes of the file
 being probed — which no environment variable turns off, so those calls run with fd 2 captured.
+
+It imports no library (text and file descriptors only), so it sits in the bottom layer: the error map
+(used by the CLI) and the backends both use it.
 """
 
 from __future__ import annotations
