@@ -25,6 +25,7 @@ test-fast: install
 
 lint:
 	$(BIN)/ruff check ovtool tests scripts
+	$(BIN)/lint-imports --no-cache  # the layer rules in .importlinter (DESIGN.md)
 
 demo: install
 	HF_HUB_OFFLINE=1 $(BIN)/ovtool run recipes/smollm2-int4-quickstart.yaml --overwrite
