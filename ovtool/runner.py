@@ -31,13 +31,19 @@ class RunOptions:
 
 
 def _inputs(loaded: LoadedRecipe, stage: Stage[Any], previous: ModelRef | None,
-            dataset: DatasetOutput | None) -> StageInput:
-    """The typed input the runner hands `stage`: its model and what it needs from other sections."""
+            dataset: DatasetOutput | None, say: bool = False) -> StageInput:
+    """The typed input the runner hands `stage`: its model and what it needs from other sections.
+
+    A model naming an earlier ovtool OUT is read from OUT/model (`say`: tell so on stderr, -v).
+    """
+    from ovtool.stages.dataset_refs import resolve_out
+
     recipe = loaded.recipe
     own = getattr(getattr(recipe, stage.name, None), "input", None)
+    model = own or previous or recipe.model
     return StageInput(
-        model=own or previous or recipe.model,
-        source_model=recipe.model,
+        model=resolve_out(model, "model", say) if isinstance(model, str) else model,
+        source_model=resolve_out(recipe.model, "model") if recipe.model else recipe.model,
         dataset=dataset,
         convert=recipe.convert,
         gates=recipe.gates,
@@ -45,14 +51,15 @@ def _inputs(loaded: LoadedRecipe, stage: Stage[Any], previous: ModelRef | None,
     )
 
 
-def _section(loaded: LoadedRecipe, stage: Stage[Any], dataset: DatasetOutput | None) -> Any:
-    """The stage's own section with `@dataset/...` paths pointing into this run's dataset output.
+def _section(loaded: LoadedRecipe, stage: Stage[Any], dataset: DatasetOutput | None, say: bool = False) -> Any:
+    """The stage's own section with `@dataset/...` paths pointing into this run's dataset output, and
+    models/datasets that name an earlier ovtool OUT pointing to its model/ or dataset/.
 
     recipe.yaml keeps the reference (the loaded recipe itself is never changed).
     """
     from ovtool.stages.dataset_refs import resolve_dataset_refs
 
-    return resolve_dataset_refs(stage.section_of(loaded.recipe), dataset.path if dataset else None)
+    return resolve_dataset_refs(stage.section_of(loaded.recipe), dataset.path if dataset else None, say)
 
 
 def _hash_inputs(loaded: LoadedRecipe, stages: list[str]) -> dict[str, dict[str, str]]:
@@ -100,10 +107,10 @@ def preflight(loaded: LoadedRecipe, options: RunOptions) -> None:
     dataset: DatasetOutput | None = None
     for stage in stages:
         ctx = StageContext(stage=stage.name, work_dir=_work_dir(options, root, stage.name),
-                           input=_inputs(loaded, stage, previous, dataset), seed=recipe.seed)  # fmt: skip
+                           input=_inputs(loaded, stage, previous, dataset, say=True), seed=recipe.seed)  # fmt: skip
         if stage.needs_model and not ctx.input.model:
             raise UserError(f"{stage.name}: no model: pass -m MODEL or set `model:` in the recipe")
-        section = _section(loaded, stage, dataset)  # a dangling `@dataset` reference fails here
+        section = _section(loaded, stage, dataset, say=True)  # a dangling `@dataset` reference fails here
         stage.preflight(section, ctx)
         if stage.name == "dataset":  # where `@dataset/...` paths will point once it ran
             dataset = DatasetOutput(ctx.work_dir / "dataset", pending=True)
@@ -171,11 +178,11 @@ def _run_stages(loaded: LoadedRecipe, options: RunOptions, record: RunRecord, ro
 def single_stage(loaded: LoadedRecipe, name: str, work_dir: Path) -> tuple[Any, StageContext]:
     """One stage's section and context outside a run (`generate --chat`): wired here, published nowhere."""
     stage = get_stage(name)
-    ctx = StageContext(stage=name, work_dir=work_dir, input=_inputs(loaded, stage, None, None),
+    ctx = StageContext(stage=name, work_dir=work_dir, input=_inputs(loaded, stage, None, None, say=True),
                        seed=loaded.recipe.seed)  # fmt: skip
     if stage.needs_model and not ctx.input.model:
         raise UserError(f"{stage.name}: no model: pass -m MODEL or set `model:` in the recipe")
-    return _section(loaded, stage, None), ctx
+    return _section(loaded, stage, None, say=True), ctx
 
 
 def _finish(loaded: LoadedRecipe, record: RunRecord, options: RunOptions, root: Path, start: float) -> None:
