@@ -42,6 +42,41 @@ def test_benchmark_reads_an_out(nudenet_out: Path, tmp_path: Path) -> None:
     assert record["details"]["models"][0]["xml"] == str(nudenet_out / "model" / "openvino_model.xml")
 
 
+def test_convert_reads_an_out_model_not_the_out(nudenet_out: Path, tmp_path: Path) -> None:
+    out = tmp_path / "c"
+    proc = run_cli("convert", "-m", nudenet_out, "-o", out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in (out / "model").iterdir()) == ["openvino_model.bin", "openvino_model.xml"]
+
+
+def test_section_fields_naming_an_out_are_resolved(tmp_path: Path) -> None:
+    """Every model/dataset field of a section (dataset_refs.OUT_FIELDS) reads OUT/model or OUT/dataset;
+    placeholders, `@dataset` references and plain paths are left alone."""
+    from ovtool.out_policy import write_marker
+    from ovtool.recipe.sections.benchmark import BenchmarkSection
+    from ovtool.recipe.sections.dataset import DatasetSection
+    from ovtool.recipe.sections.generate import GenerateSection
+    from ovtool.stages.dataset_refs import resolve_dataset_refs
+
+    out = tmp_path / "out"
+    for part in ("model", "dataset"):
+        (out / part).mkdir(parents=True)
+    write_marker(out)
+    plain = str(tmp_path)
+    bench = BenchmarkSection(models=["{model}", str(out), plain], data={"path": str(out)})
+    resolved = resolve_dataset_refs(bench, None)
+    assert resolved.models == ["{model}", str(out / "model"), plain]
+    assert resolved.data.path == str(out / "dataset") and bench.models[1] == str(out)  # the recipe is kept
+    merge = DatasetSection(verb="merge", path=str(out), merge_with=[str(out), plain])
+    resolved_merge = resolve_dataset_refs(merge, None)
+    assert resolved_merge.path == str(out / "dataset")
+    assert resolved_merge.merge_with == [str(out / "dataset"), plain]
+    gen = GenerateSection(speculative={"draft": str(out)})
+    assert resolve_dataset_refs(gen, None).speculative.draft == str(out / "model")
+    ref = DatasetSection(verb="stats", path="@dataset/train")
+    assert resolve_dataset_refs(ref, tmp_path / "ds").path == str(tmp_path / "ds" / "train")
+
+
 @pytest.mark.slow
 def test_quantize_reads_an_out(nudenet_out: Path, tmp_path: Path) -> None:
     out = tmp_path / "q"
