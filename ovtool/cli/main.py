@@ -1,51 +1,56 @@
-"""The `ovtool` entry point: registers every command; heavy libraries load only inside commands."""
+"""The `ovtool` entry point: every command registered; heavy libraries load only inside commands.
+
+`app` is built on first use (module `__getattr__`), so `ovtool --help` can render the command list
+from the light index (ovtool/cli/index.py) without importing the command modules.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+import os
+import sys
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from ovtool import __version__
-from ovtool.cli import benchmark, clean, dataset, distill, generate, prune, quantize, recipe_cmd
-from ovtool.cli import convert as convert_cmd
-from ovtool.cli import run as run_cmd
-
-app = typer.Typer(
-    name="ovtool",
-    help="From a source model to an optimized, measured OpenVINO IR — one YAML recipe, reproducibly.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # plain click help: typer.rich_utils costs ~65 ms of the 150 ms budget
-)
+if TYPE_CHECKING:
+    import click
+    import typer
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"ovtool {__version__}")
-        raise typer.Exit()
+@functools.cache
+def full_app() -> typer.Typer:
+    """The root app with every real command and group."""
+    from ovtool.cli import benchmark, clean, convert, dataset, distill, generate, prune, quantize, recipe_cmd, run
+    from ovtool.cli.index import make_app
+
+    commands = {
+        "convert": convert.convert, "quantize": quantize.quantize, "prune": prune.prune, "distill": distill.distill,
+        "benchmark": benchmark.benchmark, "generate": generate.generate, "run": run.run, "clean": clean.clean,
+    }  # fmt: skip
+    return make_app(commands, {"dataset": dataset.app, "recipe": recipe_cmd.app})
 
 
-@app.callback()
-def root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
-    ] = False,
-) -> None:
-    """ovtool: convert, quantize, prune, distill, benchmark, generate — and `run` a whole recipe."""
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return full_app()
+    raise AttributeError(name)
 
 
-app.command("convert")(convert_cmd.convert)
-app.command("quantize")(quantize.quantize)
-app.command("prune")(prune.prune)
-app.command("distill")(distill.distill)
-app.command("benchmark")(benchmark.benchmark)
-app.command("generate")(generate.generate)
-app.add_typer(dataset.app, name="dataset")
-app.command("run")(run_cmd.run)
-app.add_typer(recipe_cmd.app, name="recipe")
-app.command("clean")(clean.clean)
+def cli(args: list[str] | None = None) -> click.Command:
+    """The click group Typer builds, with the positional arguments' help restored.
+
+    Only root help (`ovtool`, `ovtool --help`) is built from the placeholder index; shell
+    completion (`_OVTOOL_COMPLETE` in the environment) needs the real commands too.
+    """
+    import typer
+
+    from ovtool.cli.help_render import restore_argument_help
+
+    root_help_only = args is not None and args in ([], ["--help"], ["-h"])
+    if root_help_only and not any(key.endswith("_COMPLETE") for key in os.environ):
+        from ovtool.cli.index import make_app
+
+        return typer.main.get_command(make_app())
+    return restore_argument_help(typer.main.get_command(full_app()))
 
 
 def no_telemetry() -> None:
@@ -58,11 +63,43 @@ def no_telemetry() -> None:
     imported, so it is made unimportable here; forked children inherit that. An entry someone
     already put in sys.modules (a test, an embedding program) is kept.
     """
-    import sys
-
     sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; a usage error (unknown option, bad choice, missing argument) is one line, exit 2."""
+    import click
+
     no_telemetry()
-    app()
+    args = sys.argv[1:] if argv is None else list(argv)
+    if len(args) <= 1 or "--help" in args or "-h" in args:
+        from ovtool.cli.help_render import prepare
+
+        prepare()
+    try:
+        code = cli(args).main(args=args, standalone_mode=False)
+    except click.UsageError as exc:
+        code = usage_error(exc)
+    except click.ClickException as exc:
+        from ovtool import console
+
+        console.error(exc.format_message())
+        code = exc.exit_code
+    except click.Abort:
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_error(exc: click.UsageError) -> int:
+    """`error: <what> (see 'ovtool CMD --help')` on one line; Typer's error panel takes six."""
+    from ovtool import console
+
+    if exc.ctx is not None and type(exc).__name__ == "NoArgsIsHelpError":  # `ovtool dataset`: help, exit 2
+        text = exc.ctx.get_help()  # Rich help prints itself and returns ""
+        if text:
+            sys.stderr.write(text + "\n")
+        return exc.exit_code
+    where = exc.ctx.command_path if exc.ctx is not None else "ovtool"
+    message = " ".join(exc.format_message().split())
+    console.error(f"{message} (see '{where} --help')")
+    return exc.exit_code

@@ -2,57 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from ovtool.cli.build import command, examples
+from ovtool.cli.flags import STAGE, Flag, labeled_data
 
-import typer
-
-from ovtool.cli.common import (
-    DryRunOpt,
-    JsonOpt,
-    ModelOpt,
-    OutputOpt,
-    OverwriteOpt,
-    QuietOpt,
-    RecipeArg,
-    SetOpt,
-    VerboseOpt,
-    WaitOpt,
-    guarded,
-    run_stage_command,
+FLAGS = (
+    *STAGE,
+    Flag("--method", "prune.method", choices=("structured", "magnitude_local", "magnitude_global", "regularization"),
+         help="Structured (heads/FFN neurons) or unstructured (NNCF) pruning."),
+    labeled_data("prune"),
+    Flag("--heads-ratio", "prune.structured.heads_ratio", type=float, help="Share of heads to remove."),
+    Flag("--ffn-ratio", "prune.structured.ffn_ratio", type=float, help="Share of FFN neurons to remove."),
+    Flag("--sparsity", "prune.sparsity", type=float, help="Target share of zero weights (unstructured)."),
 )  # fmt: skip
 
+EXAMPLES = examples("""
+    # remove half the heads and FFN neurons of a BBC classifier
+    prune recipes/minilm-bbc-prune.yaml
+    # 50% unstructured sparsity, one recovery epoch
+    prune recipes/minilm-bbc-prune-magnitude.yaml
+    # structured pruning from flags alone
+    prune -m .assets/minilm-bbc -o runs/minilm-heads --data .assets/bbcnews/data --heads-ratio 0.25
+""")
 
-@guarded
-def prune(
-    recipe: RecipeArg = None,
-    model: ModelOpt = None,
-    output: OutputOpt = None,
-    method: Annotated[
-        str | None,
-        typer.Option(help="structured, magnitude_local, magnitude_global or regularization."),
-    ] = None,
-    data: Annotated[str | None, typer.Option("--data", help="Labeled text: folder per label, .jsonl or .csv.")] = None,
-    heads_ratio: Annotated[float | None, typer.Option("--heads-ratio", help="Share of heads to remove.")] = None,
-    ffn_ratio: Annotated[float | None, typer.Option("--ffn-ratio", help="Share of FFN neurons to remove.")] = None,
-    sparsity: Annotated[float | None, typer.Option(help="Target share of zero weights (unstructured).")] = None,
-    sets: SetOpt = None,
-    overwrite: OverwriteOpt = False,
-    wait: WaitOpt = False,
-    dry_run: DryRunOpt = False,
-    json_out: JsonOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-) -> None:
-    """Prune a Hugging Face encoder: remove heads/FFN neurons by gradient importance, or NNCF sparsity."""
-    run_stage_command(
-        "prune",
-        recipe=recipe, model=model, output=output, sets=sets, overwrite=overwrite, dry_run=dry_run, wait=wait,
-        json_out=json_out, verbose=verbose, quiet=quiet,
-        flags={
-            "prune.method": method,
-            "prune.data.path": data,
-            "prune.structured.heads_ratio": heads_ratio,
-            "prune.structured.ffn_ratio": ffn_ratio,
-            "prune.sparsity": sparsity,
-        },
-    )  # fmt: skip
+prune = command("prune", FLAGS, examples=EXAMPLES)

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
 
-import typer
+from ovtool.cli.build import Call, command, examples
+from ovtool.cli.flags import COMMON, OUTPUT, SHARED, Flag
+from ovtool.cli.index import group
 
-from ovtool.cli.common import SetOpt, guarded
-
-app = typer.Typer(
-    help="Validate, show, export the schema of, or start a recipe.", no_args_is_help=True, rich_markup_mode=None
-)
+app = group("recipe")
+SET = next(f for f in SHARED if f.name == "sets")
 
 
-@app.command()
-@guarded
-def validate(files: Annotated[list[Path], typer.Argument(help="Recipe files to check.")]) -> None:
-    """Check recipe files against the schema; every problem is listed; exit 2 if any file is invalid."""
+def _validate(call: Call) -> None:
     from ovtool import console
     from ovtool.errors import RecipeError, UserError
     from ovtool.recipe.loader import load_recipe
 
+    files = call["files"]
     failed = 0
     for path in files:
         try:
@@ -34,28 +30,17 @@ def validate(files: Annotated[list[Path], typer.Argument(help="Recipe files to c
         raise UserError(f"{failed} of {len(files)} recipe(s) invalid")
 
 
-@app.command()
-@guarded
-def show(
-    file: Annotated[Path, typer.Argument(help="Recipe file.")],
-    sets: SetOpt = None,
-) -> None:
-    """Print the resolved recipe (defaults filled in, --set applied) as YAML."""
+def _show(call: Call) -> None:
     from ovtool import console
     from ovtool.recipe.loader import load_recipe
 
-    console.result(load_recipe(file, sets or []).resolved_yaml())
+    console.result(load_recipe(call["file"], call["sets"] or []).resolved_yaml())
 
 
-@app.command()
-@guarded
-def schema(
-    markdown: Annotated[bool, typer.Option("--markdown", help="The reference as Markdown tables instead.")] = False,
-) -> None:
-    """Print the recipe JSON Schema (point your editor's YAML support at it for completion)."""
+def _schema(call: Call) -> None:
     from ovtool import console
 
-    if markdown:
+    if call["markdown"]:
         from ovtool.recipe.reference import render_reference
 
         console.result(render_reference())
@@ -65,18 +50,12 @@ def schema(
     console.result_json(Recipe.model_json_schema())
 
 
-@app.command()
-@guarded
-def init(
-    kind: Annotated[str, typer.Argument(help="Starter kind; `ovtool recipe init list` lists them.")],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file.")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing file.")] = False,
-) -> None:
-    """Print (or write) a commented starter recipe."""
+def _init(call: Call) -> None:
     from ovtool import console
     from ovtool.errors import UserError
     from ovtool.recipe.starters import available, starter_text
 
+    kind, output = call["kind"], call["output"]
     if kind == "list":
         console.result("\n".join(available()))
         return
@@ -84,7 +63,44 @@ def init(
     if output is None:
         console.result(text)
         return
-    if output.exists() and not overwrite:
+    if output.exists() and not call["overwrite"]:
         raise UserError(f"{output} exists: pass --overwrite or choose another -o")
     output.write_text(text)
     console.info(f"wrote {output}")
+
+
+app.command("validate")(command("validate", (
+    Flag("files", type=Path, argument=True, required=True, repeatable=True, help="Recipe files to check."),
+), "Check recipe files against the schema; every problem is listed; exit 2 if any file is invalid.",
+examples=examples("""
+    # every shipped recipe
+    recipe validate recipes/*.yaml
+    # the resolved recipe a run saved
+    recipe validate runs/smollm2-int4-quickstart/recipe.yaml
+"""), body=_validate))  # fmt: skip
+app.command("show")(command("show", (
+    Flag("file", type=Path, argument=True, required=True, help="Recipe file."), SET,
+), "Print the resolved recipe (defaults filled in, --set applied) as YAML.", examples=examples("""
+    # every default filled in
+    recipe show recipes/smollm2-int4-quickstart.yaml
+    # with an override
+    recipe show recipes/minilm-convert.yaml --set convert.weight_format=fp16
+"""), body=_show))  # fmt: skip
+app.command("schema")(command("schema", (
+    Flag("--markdown", type=bool, default=False, panel=OUTPUT, help="The reference as Markdown tables instead."),
+), "Print the recipe JSON Schema (point your editor's YAML support at it for completion).", examples=examples("""
+    # for the editor's YAML language server
+    recipe schema > ovtool-recipe.schema.json
+    # the reference tables in README.md
+    recipe schema --markdown
+"""), body=_schema))  # fmt: skip
+app.command("init")(command("init", (
+    Flag("kind", argument=True, required=True, help="Starter kind; `ovtool recipe init list` lists them."),
+    Flag(("-o", "--output"), type=Path, panel=OUTPUT, help="Write to this file."),
+    Flag("--overwrite", type=bool, default=False, panel=COMMON, help="Replace an existing file."),
+), "Print (or write) a commented starter recipe.", examples=examples("""
+    # the starter kinds
+    recipe init list
+    # a commented INT8 quantization recipe to edit
+    recipe init ptq-int8 -o my-ptq.yaml
+"""), body=_init))  # fmt: skip

@@ -2,47 +2,30 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from ovtool.cli.build import Call, command, examples
+from ovtool.cli.flags import STAGE
 
-import typer
-
-from ovtool.cli.common import (
-    DryRunOpt,
-    JsonOpt,
-    ModelOpt,
-    OutputOpt,
-    OverwriteOpt,
-    QuietOpt,
-    SetOpt,
-    VerboseOpt,
-    WaitOpt,
-    guarded,
-    run_stage_command,
-)  # fmt: skip
+EXAMPLES = examples("""
+    # convert → INT4 → perplexity gate → an answer (`make demo`)
+    run recipes/smollm2-int4-quickstart.yaml
+    # a recipe with --set and -o
+    run recipes/dataset-bbc-split.yaml --set seed=1 -o runs/bbc-split-seed1
+    # reproduce a run from its OUT/recipe.yaml
+    run runs/smollm2-int4-quickstart/recipe.yaml -o runs/again
+""")
 
 
-@guarded
-def run(
-    recipe: Annotated[Path, typer.Argument(help="Recipe YAML with one or more stage sections.")],
-    model: ModelOpt = None,
-    output: OutputOpt = None,
-    sets: SetOpt = None,
-    overwrite: OverwriteOpt = False,
-    wait: WaitOpt = False,
-    dry_run: DryRunOpt = False,
-    json_out: JsonOpt = False,
-    verbose: VerboseOpt = 0,
-    quiet: QuietOpt = False,
-) -> None:
-    """Run every stage section of RECIPE (dataset → convert → prune → distill → quantize → benchmark → generate)."""
+def _body(call: Call) -> None:
     from ovtool.errors import UserError
     from ovtool.recipe.loader import load_recipe
 
-    stages = load_recipe(recipe, sets or [], {"model": model}).recipe.stages()
+    recipe = call.recipe()
+    if recipe is None:
+        raise UserError("run: give the recipe (ovtool run RECIPE)")
+    stages = load_recipe(recipe, call["sets"] or [], {"model": call["model"]}).recipe.stages()
     if not stages:
         raise UserError(f"{recipe}: no stage sections (convert:, quantize:, …) to run")
-    run_stage_command(
-        "run", recipe=recipe, model=model, output=output, sets=sets, overwrite=overwrite, dry_run=dry_run, wait=wait,
-        json_out=json_out, verbose=verbose, quiet=quiet, stages=stages,
-    )  # fmt: skip
+    call.run(stages=stages)
+
+
+run = command("run", STAGE, examples=EXAMPLES, body=_body)

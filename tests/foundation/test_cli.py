@@ -38,7 +38,7 @@ def test_every_design_command_exists() -> None:
     proc = run_cli("--help")
     assert proc.returncode == 0
     for name in ("convert", "quantize", "prune", "distill", "benchmark", "generate", "dataset", "run", "recipe"):
-        assert f"  {name} " in proc.stdout
+        assert f"│ {name} " in proc.stdout  # a row of Rich help's Commands panel
 
 
 def test_version() -> None:
