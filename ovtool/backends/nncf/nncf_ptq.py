@@ -124,8 +124,8 @@ def quantize_with_accuracy_control(
     items: list[dict[str, Any]],
     validation_items: list[tuple[dict[str, Any], Any]],
     validation_fn: Callable[[Any, Iterable[Any]], float],
-) -> tuple[Any, list[str]]:
-    """nncf.quantize_with_accuracy_control → (model, names of the operations reverted to float).
+) -> tuple[Any, AccuracyControlLog]:
+    """nncf.quantize_with_accuracy_control → (model, what NNCF reported: reverted operations, bound met?).
 
     `validation_items` are (model inputs, target) pairs: NNCF feeds the inputs to the model when it
     ranks layers and hands the pairs to `validation_fn` when it measures the metric.
@@ -161,7 +161,19 @@ def quantize_with_accuracy_control(
         raise UserError(f"nncf.quantize_with_accuracy_control rejects these options: {exc}") from exc
     finally:
         logger.removeHandler(capture)
-    return quantized, capture.result
+    return quantized, capture.outcome()
+
+
+@dataclass(frozen=True)
+class AccuracyControlLog:
+    """What NNCF's accuracy restorer did: the operations it left in float, and whether it met max_drop.
+
+    When NNCF cannot reach max_drop within max_num_iterations it returns the fully quantized model
+    (nothing reverted) and says so only in its log: `met` is False then.
+    """
+
+    reverted: list[str]
+    met: bool
 
 
 class _RevertedCapture(logging.Handler):
@@ -171,10 +183,16 @@ class _RevertedCapture(logging.Handler):
         super().__init__(logging.INFO)
         self.reverted: list[str] = []
         self.final: list[str] | None = None
+        self.met = True
+
+    def outcome(self) -> AccuracyControlLog:
+        return AccuracyControlLog(self.result, self.met)
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         names = [line.strip() for line in message.splitlines()[1:] if line.strip()]
+        if "could not achieve the required accuracy drop" in message:
+            self.met = False
         if "were reverted back to the floating-point precision" in message:
             self.final = names  # the summary (absent when every layer had to be reverted)
         elif message.startswith("Reverted ") and "to the floating-point precision" in message:
