@@ -1,0 +1,162 @@
+"""How trials run: the `Executor` protocol, `run_trial` (the one way a trial runs), the local executor.
+
+Every executor runs a trial the same way — `ovtool run TRIAL_RECIPE -o OUT/trials/<id> --overwrite`
+in a subprocess — so a trial is a normal run: it publishes atomically, writes its own run.json, and
+hits the stage cache like any other run. Executors differ only in *where* `run_trial` is called
+(in sequence, in N local processes, as Ray tasks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+TRIAL_RECIPE_SUFFIX = ".yaml"
+TRIAL_LOG_SUFFIX = ".log"
+
+
+@dataclass(frozen=True)
+class TrialJob:
+    """One trial to run: its id, its resolved recipe (YAML text), where it publishes, its thread budget.
+
+    `threads` None: the trial may use every core (trials run one at a time).
+    """
+
+    id: str
+    recipe_yaml: str
+    out_dir: Path
+    threads: int | None
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """What a finished trial left: its exit code, its run.json (None when nothing was published), its error."""
+
+    id: str
+    ok: bool
+    exit_code: int
+    run_json: dict[str, Any] | None
+    error: str | None
+
+
+class Executor(Protocol):
+    """Runs trials; `run` yields each outcome as its trial finishes (in any order)."""
+
+    def run(self, jobs: list[TrialJob]) -> Iterator[TrialOutcome]: ...
+
+
+def with_threads(recipe_yaml: str, threads: int | None) -> str:
+    """The recipe with `threads` set where a section has a thread setting the recipe left open.
+
+    benchmark.threads and generate.performance.threads (INFERENCE_NUM_THREADS) are the only
+    settings ovtool exposes; quantization (NNCF) and conversion use the cores they find.
+    """
+    if threads is None:
+        return recipe_yaml
+    data = yaml.safe_load(recipe_yaml)
+    if isinstance(data.get("benchmark"), dict) and data["benchmark"].get("threads") is None:
+        data["benchmark"]["threads"] = threads
+    if isinstance(data.get("generate"), dict):
+        perf = data["generate"].setdefault("performance", {}) or {}
+        data["generate"]["performance"] = perf
+        if perf.get("threads") is None:
+            perf["threads"] = threads
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def trial_files(job: TrialJob) -> tuple[Path, Path]:
+    """The trial's recipe file and log, beside its OUT (`OUT/trials/<id>.yaml`, `<id>.log`)."""
+    return (
+        job.out_dir.with_name(job.out_dir.name + TRIAL_RECIPE_SUFFIX),
+        job.out_dir.with_name(job.out_dir.name + TRIAL_LOG_SUFFIX),
+    )
+
+
+def read_run_json(out_dir: Path) -> dict[str, Any] | None:
+    """The trial's published run.json, or None (not published, or unreadable)."""
+    try:
+        data = json.loads((out_dir / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _last_error_line(log: Path) -> str | None:
+    with contextlib.suppress(OSError):
+        lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith(("error", "Error", "✗"))]
+        return (errors or lines or [None])[-1]
+    return None
+
+
+def run_trial(job: TrialJob) -> TrialOutcome:
+    """Run one trial as `ovtool run` in a subprocess; its stderr goes to `OUT/trials/<id>.log`.
+
+    `--overwrite` lets a re-run replace a trial that published but did not finish ok (a gate
+    failed): ovtool only ever replaces a folder it published. Ctrl-C reaches the child too (same
+    process group); the child's own cleanup runs and the interrupt is re-raised here.
+    """
+    recipe, log = trial_files(job)
+    recipe.parent.mkdir(parents=True, exist_ok=True)
+    tmp = recipe.with_name(f".{recipe.name}.tmp-{os.getpid()}")
+    tmp.write_text(with_threads(job.recipe_yaml, job.threads))
+    os.replace(tmp, recipe)
+    argv = [sys.executable, "-m", "ovtool", "run", str(recipe), "-o", str(job.out_dir), "--overwrite"]
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            code = proc.wait()
+        except BaseException:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=30)  # the child got the same Ctrl-C: let it clean up its staging
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            raise
+    run_json = read_run_json(job.out_dir) if code in (0, 3) else None
+    ok = code == 0 and run_json is not None
+    error = None if ok else (_last_error_line(log) or f"ovtool run exited {code}")
+    return TrialOutcome(id=job.id, ok=ok, exit_code=code, run_json=run_json, error=error)
+
+
+class LocalExecutor:
+    """Trials on this machine: one at a time, or `jobs` subprocesses at once."""
+
+    def __init__(self, jobs: int = 1) -> None:
+        self.jobs = max(1, jobs)
+
+    def run(self, jobs: list[TrialJob]) -> Iterator[TrialOutcome]:
+        if self.jobs == 1:
+            for job in jobs:
+                yield run_trial(job)
+            return
+        pending = list(reversed(jobs))
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:  # threads only wait on subprocesses
+            running: set[Future[TrialOutcome]] = set()
+            try:
+                while pending or running:
+                    while pending and len(running) < self.jobs:
+                        running.add(pool.submit(run_trial, pending.pop()))
+                    done, running = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield future.result()
+            finally:
+                pending.clear()
+
+
+def threads_per_trial(jobs: int) -> int | None:
+    """The thread budget of each of `jobs` concurrent trials: the cores split evenly (None for one job)."""
+    if jobs <= 1:
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // jobs)
