@@ -40,7 +40,8 @@ class TrialJob:
 
 @dataclass(frozen=True)
 class TrialOutcome:
-    """What a finished trial left: its exit code, its run.json (None when nothing was published), its error."""
+    """What a trial left: `ok` = it ran to the end and published its run.json (exit 0, or 3 when a gate
+    was not met: run.json `status` says which); otherwise `error` is the last error line of its log."""
 
     id: str
     ok: bool
@@ -56,22 +57,30 @@ class Executor(Protocol):
 
 
 def with_threads(recipe_yaml: str, threads: int | None) -> str:
-    """The recipe with `threads` set where a section has a thread setting the recipe left open.
-
-    benchmark.threads and generate.performance.threads (INFERENCE_NUM_THREADS) are the only
-    settings ovtool exposes; quantization (NNCF) and conversion use the cores they find.
-    """
+    """The recipe text with `threads` set where the recipe left a thread setting open (see set_threads)."""
     if threads is None:
         return recipe_yaml
-    data = yaml.safe_load(recipe_yaml)
-    if isinstance(data.get("benchmark"), dict) and data["benchmark"].get("threads") is None:
-        data["benchmark"]["threads"] = threads
-    if isinstance(data.get("generate"), dict):
-        perf = data["generate"].setdefault("performance", {}) or {}
-        data["generate"]["performance"] = perf
+    return yaml.safe_dump(set_threads(yaml.safe_load(recipe_yaml), threads), sort_keys=False)
+
+
+def set_threads(data: dict[str, Any], threads: int | None) -> dict[str, Any]:
+    """`data` (a raw recipe) with benchmark.threads / generate.performance.threads set where left open.
+
+    Those INFERENCE_NUM_THREADS settings are the only thread knobs ovtool exposes; quantization
+    (NNCF) and conversion use the cores they find. Idempotent: a value already set is kept.
+    """
+    if threads is None:
+        return data
+    bench = data.get("benchmark")
+    if isinstance(bench, dict) and bench.get("threads") is None:
+        bench["threads"] = threads
+    generate = data.get("generate")
+    if isinstance(generate, dict):
+        perf = generate.get("performance") or {}
+        generate["performance"] = perf
         if perf.get("threads") is None:
             perf["threads"] = threads
-    return yaml.safe_dump(data, sort_keys=False)
+    return data
 
 
 def trial_files(job: TrialJob) -> tuple[Path, Path]:
@@ -124,7 +133,7 @@ def run_trial(job: TrialJob) -> TrialOutcome:
                 proc.wait()
             raise
     run_json = read_run_json(job.out_dir) if code in (0, 3) else None
-    ok = code == 0 and run_json is not None
+    ok = run_json is not None
     error = None if ok else (_last_error_line(log) or f"ovtool run exited {code}")
     return TrialOutcome(id=job.id, ok=ok, exit_code=code, run_json=run_json, error=error)
 
@@ -160,3 +169,12 @@ def threads_per_trial(jobs: int) -> int | None:
         return None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, cores // jobs)
+
+
+def make_executor(name: str, jobs: int) -> Executor:
+    """The executor a sweep asked for; `ray` lives in ovtool/sweep/ray_executor.py (`RayExecutor()`)."""
+    if name == "ray":
+        from ovtool.sweep.ray_executor import RayExecutor  # type: ignore[import-not-found,unused-ignore]
+
+        return RayExecutor()  # type: ignore[no-any-return,unused-ignore]
+    return LocalExecutor(jobs)
