@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,20 @@ def run_cli(*args: str | Path, input_text: str | None = None, env: dict[str, str
         [*cmd, *map(str, args)], capture_output=True, text=True, input=input_text, env=full_env,
         timeout=timeout, check=False,
     )  # fmt: skip
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """OVTOOL_CACHE → a fresh folder for this session (subprocesses inherit it): no test sees an earlier
+    run's cache or the user's; a test that needs its own empty cache sets OVTOOL_CACHE itself."""
+    root = tmp_path_factory.mktemp("ovtool-cache")
+    before = os.environ.get("OVTOOL_CACHE")
+    os.environ["OVTOOL_CACHE"] = str(root)
+    yield root
+    if before is None:
+        os.environ.pop("OVTOOL_CACHE", None)
+    else:
+        os.environ["OVTOOL_CACHE"] = before
 
 
 @pytest.fixture(scope="session")
