@@ -33,6 +33,7 @@ SUMMARIES = {
 GROUPS = {
     "dataset": "Dataset tools: detect, convert, stats, validate, split, filter, merge, encrypt, decrypt, sample.",
     "recipe": "Validate, show, export the schema of, or start a recipe.",
+    "cache": "The stage cache: list (ls), disk use (du), prune by age or size, clear.",
 }
 # The same for every Typer app of ovtool (root and groups).
 SETTINGS: dict[str, Any] = {

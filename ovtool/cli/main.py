@@ -19,14 +19,16 @@ if TYPE_CHECKING:
 @functools.cache
 def full_app() -> typer.Typer:
     """The root app with every real command and group."""
-    from ovtool.cli import benchmark, clean, convert, dataset, distill, generate, prune, quantize, recipe_cmd, run
+    from ovtool.cli import (
+        benchmark, cache_cmd, clean, convert, dataset, distill, generate, prune, quantize, recipe_cmd, run,
+    )  # fmt: skip
     from ovtool.cli.index import make_app
 
     commands = {
         "convert": convert.convert, "quantize": quantize.quantize, "prune": prune.prune, "distill": distill.distill,
         "benchmark": benchmark.benchmark, "generate": generate.generate, "run": run.run, "clean": clean.clean,
     }  # fmt: skip
-    return make_app(commands, {"dataset": dataset.app, "recipe": recipe_cmd.app})
+    return make_app(commands, {"dataset": dataset.app, "recipe": recipe_cmd.app, "cache": cache_cmd.app})
 
 
 def __getattr__(name: str) -> Any:
