@@ -28,6 +28,7 @@ SUMMARIES = {
     "benchmark": "Measure latency, throughput and LLM metrics; several -m are measured side by side.",
     "generate": "Generate text with an LLM (openvino_genai): one prompt, a prompt file, a batch, or --chat.",
     "run": "Run every stage section of RECIPE (dataset → convert → prune → distill → quantize → benchmark → generate).",
+    "sweep": "Run trials of a recipe over axes (group size, ratio, preset…), report the Pareto front, pick a winner.",
     "clean": "Remove the staging and scratch folders of ovtool runs that were killed (SIGKILL, power loss).",
 }
 GROUPS = {

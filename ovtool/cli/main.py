@@ -20,13 +20,25 @@ if TYPE_CHECKING:
 def full_app() -> typer.Typer:
     """The root app with every real command and group."""
     from ovtool.cli import (
-        benchmark, cache_cmd, clean, convert, dataset, distill, generate, prune, quantize, recipe_cmd, run,
+        benchmark,
+        cache_cmd,
+        clean,
+        convert,
+        dataset,
+        distill,
+        generate,
+        prune,
+        quantize,
+        recipe_cmd,
+        run,
     )  # fmt: skip
+    from ovtool.cli import sweep as sweep_cmd
     from ovtool.cli.index import make_app
 
     commands = {
         "convert": convert.convert, "quantize": quantize.quantize, "prune": prune.prune, "distill": distill.distill,
         "benchmark": benchmark.benchmark, "generate": generate.generate, "run": run.run, "clean": clean.clean,
+        "sweep": sweep_cmd.sweep,
     }  # fmt: skip
     return make_app(commands, {"dataset": dataset.app, "recipe": recipe_cmd.app, "cache": cache_cmd.app})
 

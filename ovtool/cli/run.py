@@ -22,7 +22,17 @@ def _body(call: Call) -> None:
     recipe = call.recipe()
     if recipe is None:
         raise UserError("run: give the recipe (ovtool run RECIPE)")
-    stages = load_recipe(recipe, call["sets"] or [], {"model": call["model"]}).recipe.stages()
+    loaded = load_recipe(recipe, call["sets"] or [], call.recipe_flags())
+    from ovtool.recipe.sections.sweep import SweepSection
+
+    if isinstance(loaded.recipe.sweep, SweepSection):  # a recipe with a sweep: section runs the sweep
+        from ovtool.cli.sweep import run_sweep_command
+
+        v = call.values
+        run_sweep_command(recipe, sets=v["sets"], flags=call.recipe_flags(), dry_run=v["dry_run"], wait=v["wait"],
+                          json_out=v["json_out"], verbose=v["verbose"], quiet=v["quiet"])  # fmt: skip
+        return
+    stages = loaded.recipe.stages()
     if not stages:
         raise UserError(f"{recipe}: no stage sections (convert:, quantize:, …) to run")
     call.run(stages=stages)

@@ -13,6 +13,7 @@ from ovtool.recipe.sections.gates import GatesSection
 from ovtool.recipe.sections.generate import GenerateSection
 from ovtool.recipe.sections.prune import PruneSection
 from ovtool.recipe.sections.quantize import QuantizeSection
+from ovtool.recipe.sections.sweep import SweepSection
 
 # The order `ovtool run` executes the sections in (DESIGN.md).
 STAGE_ORDER: tuple[str, ...] = (
@@ -42,6 +43,7 @@ class Recipe(Section):
     benchmark: BenchmarkSection | None = None
     generate: GenerateSection | None = None
     gates: GatesSection | None = None
+    sweep: SweepSection | None = Field(default=None, description="Trials over axes of this recipe (ovtool sweep).")
 
     def stages(self) -> list[str]:
         """The stage sections present, in run order."""

@@ -100,11 +100,15 @@ def read_run_json(out_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _last_error_line(log: Path) -> str | None:
+def _last_error_line(log: Path, limit: int = 300) -> str | None:
+    """The trial's one-line error: from its log's last `error:` line to the end (a message may wrap)."""
     with contextlib.suppress(OSError):
         lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
-        errors = [line for line in lines if line.startswith(("error", "Error", "✗"))]
-        return (errors or lines or [None])[-1]
+        starts = [i for i, line in enumerate(lines) if line.startswith("error:")]
+        if not starts:
+            return lines[-1][:limit] if lines else None
+        text = " ".join(lines[starts[-1]:]).removeprefix("error:").strip()
+        return text if len(text) <= limit else text[: limit - 1] + "…"
     return None
 
 
@@ -126,16 +130,26 @@ def run_trial(job: TrialJob) -> TrialOutcome:
         try:
             code = proc.wait()
         except BaseException:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=30)  # the child got the same Ctrl-C: let it clean up its staging
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            _stop(proc)
             raise
     run_json = read_run_json(job.out_dir) if code in (0, 3) else None
     ok = run_json is not None
     error = None if ok else (_last_error_line(log) or f"ovtool run exited {code}")
     return TrialOutcome(id=job.id, ok=ok, exit_code=code, run_json=run_json, error=error)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """End a trial cleanly: a terminal's Ctrl-C reached it already; else SIGTERM; SIGKILL as a last resort.
+
+    SIGINT/SIGTERM let the child's `ovtool run` remove its staging folder (a kill leaves it for the
+    next run of that trial to clean).
+    """
+    for step in (proc.terminate, proc.kill):
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+            return
+        step()
+    proc.wait()
 
 
 class LocalExecutor:

@@ -99,6 +99,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     monkeypatch.setattr("ovtool.recipe.loader.load_recipe", fake_load)
     monkeypatch.setattr("ovtool.runner.execute", fake_execute)
+    monkeypatch.setattr("ovtool.sweep.runner.run_sweep", fake_execute)
     return calls
 
 
@@ -113,7 +114,7 @@ def test_every_flag_lands_on_its_key(path: tuple[str, ...], flag: Flag, captured
     if path[-1] == "merge":  # PATH OTHERS... are both required
         needs = {"path": [], "others": ["data/first"]}.get(flag.name, ["data/x", "data/y"])
         argv = [*argv, "data/z"] if flag.name == "path" else argv
-    recipe = ["-r", "r.yaml"] if path[0] == "run" else []
+    recipe = ["-r", "r.yaml"] if path[0] in ("run", "sweep") else []
     result = invoke(*path, *needs, *recipe, *argv)
     assert result.exit_code == 99, result.output
     assert captured[-1][flag.key] == expected

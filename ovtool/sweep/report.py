@@ -1,0 +1,162 @@
+"""The sweep's outputs: sweep.json (the truth), report.md and report.html (table, front, plots, winner).
+
+Every file is written to a temp name beside it and renamed into place, so a sweep stopped at any
+moment leaves the previous complete file, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ovtool.recipe.sections.sweep import SweepSection
+from ovtool.sweep.table import TrialRow
+
+
+@dataclass
+class SweepResult:
+    """Everything the report shows: the rows, which are on the front, the winner and why."""
+
+    sweep: SweepSection
+    rows: list[TrialRow]
+    front: list[str] = field(default_factory=list)  # trial ids on the feasible Pareto front
+    best: str | None = None
+    why: str = ""
+    started_at: str = ""
+    finished_at: str | None = None
+    complete: bool = False  # every valid trial has run (False while running or after Ctrl-C)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "complete": self.complete,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "axes": self.sweep.axes,
+            "strategy": self.sweep.strategy,
+            "objectives": [o.model_dump() for o in self.sweep.objectives],
+            "choose": self.sweep.choose.model_dump() if self.sweep.choose else None,
+            "trials": [r.as_dict() for r in self.rows],
+            "front": self.front,
+            "best": self.best,
+            "why": self.why,
+        }
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write `path` through a temp file in the same folder and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.replace(tmp, path)
+
+
+def write_all(result: SweepResult, out: Path) -> None:
+    """sweep.json always; report.md and report.html once trials have finished."""
+    write_atomic(out / "sweep.json", json.dumps(result.as_dict(), indent=2, default=str) + "\n")
+    write_atomic(out / "report.md", markdown(result))
+    write_atomic(out / "report.html", render_html(result))
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).replace("|", "\\|")
+
+
+def table(result: SweepResult) -> tuple[list[str], list[list[str]]]:
+    """The trial table: id, every axis, every objective, size, status, front/winner marks."""
+    axes = list(result.sweep.axes)
+    names = [o.metric for o in result.sweep.objectives]
+    columns = ["trial", *axes, *[f"{o.metric} ({o.goal})" for o in result.sweep.objectives], "size MB", "status"]
+    rows = []
+    for row in result.rows:
+        mark = " ★" if row.id == result.best else (" ◆" if row.id in result.front else "")
+        status = row.status + (" (reused)" if row.reused else "") + (f": {row.error}" if row.error else "")
+        rows.append([row.id + mark, *[_fmt(row.values.get(a)) for a in axes],
+                     *[_fmt(row.objectives.get(n)) for n in names], _fmt(row.size_mb), status])  # fmt: skip
+    return columns, rows
+
+
+def markdown(result: SweepResult) -> str:
+    columns, rows = table(result)
+    lines = ["# Sweep report", ""]
+    done = sum(r.finished for r in result.rows)
+    lines.append(f"{len(result.rows)} trials, {done} finished, {sum(r.feasible for r in result.rows)} meet the "
+                 f"gates, {len(result.front)} on the Pareto front (◆), winner ★."
+                 + ("" if result.complete else " **Incomplete**: re-run the same command to resume."))  # fmt: skip
+    lines += ["", "## Winner", "", f"**{result.best}**: {result.why}" if result.best else result.why or "none", ""]
+    lines += ["## Trials", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["", "Each trial is a normal run: `trials/<id>/run.json` and `report.md` hold its numbers; "
+              "`best.yaml` is the winner's recipe; `model` links to its model.", ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def plots(result: SweepResult) -> list[tuple[str, bytes]]:
+    """Quality (the first objective) against each other objective and against size; the front highlighted."""
+    objectives = result.sweep.objectives
+    finished = [r for r in result.rows if r.finished]
+    if not finished:
+        return []
+    quality = objectives[0]
+    pairs: list[tuple[str, str, Any]] = [(o.metric, f"{o.metric} ({o.goal})", o) for o in objectives[1:]]
+    if any(r.size_mb is not None for r in finished):
+        pairs.append(("size_mb", "size (MB, min)", None))
+    out = []
+    for key, label, objective in pairs:
+        def x_of(row: TrialRow, key: str = key, objective: Any = objective) -> float | None:
+            return row.objectives.get(key) if objective is not None else row.size_mb
+
+        points = [(x_of(r), r.objectives.get(quality.metric), r) for r in finished]
+        points = [(x, y, r) for x, y, r in points if x is not None and y is not None]
+        if points:
+            out.append((f"{quality.metric} vs {label}", _scatter(points, label, quality.metric, result)))
+    return out
+
+
+def _scatter(points: list[tuple[float, float, TrialRow]], xlabel: str, ylabel: str, result: SweepResult) -> bytes:
+    from ovtool.plotting import png, pyplot
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    groups = {
+        "infeasible (gates)": ([p for p in points if not p[2].feasible], "#bbbbbb", "x"),
+        "feasible": ([p for p in points if p[2].feasible and p[2].id not in result.front], "#4c78a8", "o"),
+        "Pareto front": ([p for p in points if p[2].id in result.front], "#e45756", "D"),
+    }
+    for label, (group, color, marker) in groups.items():
+        if group:
+            ax.scatter([p[0] for p in group], [p[1] for p in group], c=color, marker=marker, label=label, s=40)
+    for x, y, row in points:
+        if row.id == result.best:
+            ax.scatter([x], [y], s=220, facecolors="none", edgecolors="black", linewidths=1.5, label="winner")
+        ax.annotate(row.id[:18], (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return png(fig)
+
+
+def render_html(result: SweepResult) -> str:
+    columns, rows = table(result)
+    esc = html.escape
+    parts = ["<!doctype html><meta charset='utf-8'><title>ovtool sweep</title>",
+             "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:2px 6px;"
+             "font-size:13px}table{border-collapse:collapse}</style>", "<h1>Sweep report</h1>",
+             f"<h2>Winner</h2><p><b>{esc(result.best or 'none')}</b>: {esc(result.why)}</p>"]  # fmt: skip
+    if not result.complete:
+        parts.append("<p><b>Incomplete</b>: re-run the same command to resume.</p>")
+    parts.append("<h2>Trials</h2><table><tr>" + "".join(f"<th>{esc(c)}</th>" for c in columns) + "</tr>")
+    parts += ["<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>" for row in rows]
+    parts.append("</table><p>◆ on the Pareto front of the trials that meet the gates; ★ the winner.</p>")
+    for title, data in plots(result):
+        encoded = base64.b64encode(data).decode()
+        parts.append(f"<h2>{esc(title)}</h2><img alt='{esc(title)}' src='data:image/png;base64,{encoded}'>")
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,151 @@
+"""`ovtool sweep` through the CLI: dry run, shipped recipes, and a real NUDENET sweep with Ctrl-C, SIGKILL,
+resume and a failed trial."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ASSETS, NUDENET_ONNX, ROOT, run_cli
+
+IMAGES = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages" \
+    / "sklearn" / "datasets" / "images"  # fmt: skip
+PREPROCESS = {"resize": [320, 320], "letterbox": True, "scale": 255, "layout": "NCHW", "channel_order": "RGB"}
+
+
+def _recipe(tmp_path: Path, axes: dict, out: Path) -> Path:
+    recipe = {
+        "model": str(NUDENET_ONNX),
+        "output": str(out),
+        "quantize": {
+            "calibration": {"kind": "image", "path": str(ASSETS / "voc_sample/data_dataset_voc/JPEGImages"),
+                            "format": "image_folder", "preprocess": PREPROCESS},
+            "evaluation": {"kind": "image", "path": str(IMAGES), "format": "image_folder",
+                           "preprocess": {"resize": [320, 320], "letterbox": True}},
+            "subset_size": 3,
+            "quality": {"speed_seconds": 0.5},
+        },
+        "gates": {"min_similarity": 0.9},
+        "sweep": {"axes": axes, "objectives": [{"metric": "output_similarity", "goal": "max"},
+                                               {"metric": "quantize.speedup", "goal": "max"}]},
+    }  # fmt: skip
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False))
+    return path
+
+
+def test_dry_run_lists_every_trial_and_why_some_are_invalid(tmp_path: Path) -> None:
+    recipe = _recipe(tmp_path, {"quantize.subset_size": [0, 2], "quantize.preset": ["mixed", "fast"]},
+                     tmp_path / "out")  # fmt: skip
+    done = run_cli("sweep", recipe, "--dry-run")
+    assert done.returncode == 2, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 4
+    valid = [line for line in lines if line.endswith("\tvalid")]
+    assert len(valid) == 1 and "quantize.subset_size=2" in valid[0] and "quantize.preset=mixed" in valid[0]
+    assert all("invalid: quantize." in line for line in lines if line not in valid)
+    assert "3 of 4 trials are invalid" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("recipe", sorted((ROOT / "recipes").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_sweep_recipe_validates(recipe: Path, tmp_path: Path) -> None:
+    if "sweep" not in (yaml.safe_load(recipe.read_text()) or {}):
+        pytest.skip("no sweep: section")
+    done = run_cli("sweep", recipe, "--dry-run", "-o", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.strip().splitlines()) >= 8
+    assert "invalid" not in done.stdout
+
+
+def _start(recipe: Path) -> subprocess.Popen[str]:
+    exe = Path(sys.executable).with_name("ovtool")
+    return subprocess.Popen([str(exe), "sweep", str(recipe)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)  # fmt: skip
+
+
+def _wait_for(predicate, proc: subprocess.Popen[str], timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_sweep_end_to_end_with_interrupt_kill_resume_and_a_failed_trial(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    # three trials; the last fails at run time (NNCF: no such node), after passing validation
+    recipe = _recipe(tmp_path, {"quantize.ignored_scope.names": [[], ["/model.22/dfl/conv/Conv"], ["no_such_node"]]},
+                     out)  # fmt: skip
+    ids = [line.split("\t")[0] for line in run_cli("sweep", recipe, "--dry-run").stdout.strip().splitlines()]
+    first, second, broken = (out / "trials" / i for i in ids)
+
+    # Ctrl-C once the first trial has published: exit 130, the finished trial kept
+    proc = _start(recipe)
+    _wait_for(lambda: (first / "run.json").exists(), proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    table = json.loads((out / "sweep.json").read_text())
+    assert table["complete"] is False and table["trials"][0]["status"] == "ok"
+
+    # SIGKILL the sweep and its trial mid-way through the second trial: nothing of it published
+    proc = _start(recipe)
+    _wait_for(lambda: any(p.name.startswith(".ovtool-staging-" + second.name) for p in (out / "trials").iterdir()),
+              proc)  # fmt: skip
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not second.exists()
+    first_mtime = (first / "run.json").stat().st_mtime_ns
+
+    # re-run: only the unfinished trials run; the broken one is recorded with its error, the sweep goes on
+    done = run_cli("sweep", recipe)
+    assert done.returncode == 0, done.stderr
+    assert "1 of 3 trials finished earlier, not redone" in done.stderr
+    assert (first / "run.json").stat().st_mtime_ns == first_mtime
+    table = json.loads((out / "sweep.json").read_text())
+    rows = {r["id"]: r for r in table["trials"]}
+    assert table["complete"] is True
+    assert rows[first.name]["reused"] is True and rows[second.name]["status"] == "ok"
+    assert rows[broken.name]["status"] == "failed" and "no_such_node" in rows[broken.name]["error"]
+    assert all(isinstance(rows[t.name]["objectives"]["output_similarity"], float) for t in (first, second))
+
+    # the winner: in best.yaml, linked as OUT/model (relative), named in the report with the front and plots
+    best = table["best"]
+    assert best in (first.name, second.name) and best in table["front"]
+    assert os.readlink(out / "model") == f"trials/{best}/model"
+    assert (out / "model" / "openvino_model.xml").exists()
+    assert yaml.safe_load((out / "best.yaml").read_text())["output"] == str(out / "trials" / best)
+    report = (out / "report.md").read_text()
+    assert best + " ★" in report and "Pareto front" in report
+    assert report.count("data:image/png;base64,") == 0
+    assert (out / "report.html").read_text().count("data:image/png;base64,") == 2  # vs speedup, vs size
+    assert f"best: {best}" in done.stdout
+
+    # once more: every finished trial reused (the failed one is retried: its cause may have been fixed)
+    again = run_cli("sweep", recipe)
+    assert again.returncode == 0, again.stderr
+    assert "2 of 3 trials finished earlier, not redone" in again.stderr
+    assert (first / "run.json").stat().st_mtime_ns == first_mtime
+
+
+@pytest.mark.slow
+def test_no_trial_meets_the_gates_exits_3_naming_the_closest(tmp_path: Path) -> None:
+    recipe = _recipe(tmp_path, {"quantize.preset": ["mixed"]}, tmp_path / "out")
+    data = yaml.safe_load(recipe.read_text())
+    data["gates"] = {"min_similarity": 0.99999}
+    recipe.write_text(yaml.safe_dump(data))
+    done = run_cli("run", recipe)  # `ovtool run` of a recipe with a sweep: section runs the sweep
+    assert done.returncode == 3, done.stderr
+    assert "no trial meets the gates; closest: preset-mixed-" in done.stderr
+    assert "min_similarity" in done.stderr
+    assert not (tmp_path / "out" / "best.yaml").exists()
