@@ -59,11 +59,19 @@ class RunFolder:
     def __enter__(self) -> Path:
         self.check()
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        self.staging = self.out.parent / f"{STAGING_PREFIX}{self.out.name}-{uuid.uuid4().hex[:8]}"
-        self.staging.mkdir()
-        scratch.write_owner(self.staging)  # a SIGKILLed run's staging is found and removed by the next run
-        write_marker(self.staging)  # published with the run: a later --overwrite may replace it
-        return self.staging
+        staging = self.out.parent / f"{STAGING_PREFIX}{self.out.name}-{uuid.uuid4().hex[:8]}"
+        # A signal between mkdir and the `with` body would leave an unmarked staging folder that neither
+        # __exit__ (not reached yet) nor the leftover sweep (no owner mark) removes: hold signals off here.
+        with deferred():
+            staging.mkdir()
+            self.staging = staging
+            try:
+                scratch.write_owner(staging)  # a SIGKILLed run's staging is found and removed by the next run
+                write_marker(staging)  # published with the run: a later --overwrite may replace it
+            except BaseException:
+                scratch.remove(staging)
+                raise
+        return staging
 
     def publish(self) -> Path:
         """Swap the staging folder into OUT: two renames, the old OUT removed only afterwards.

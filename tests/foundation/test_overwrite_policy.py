@@ -82,7 +82,7 @@ def test_out_holding_or_inside_an_input_is_refused(tmp_path: Path) -> None:
     assert refused(proc, "the recipe file") and (out / "recipe.yaml").exists()
     # OUT inside an input folder (a Hugging Face model folder), checked at --dry-run
     proc = run_cli("convert", "-m", MINILM_DIR, "-o", MINILM_DIR / "ov", "--dry-run")
-    assert refused(proc, "is inside", str(MINILM_DIR)) and not (MINILM_DIR / "ov").exists()
+    assert refused(proc, "is inside", str(MINILM_DIR.resolve())) and not (MINILM_DIR / "ov").exists()
 
 
 def test_symlinked_out_is_refused_and_its_target_kept(tmp_path: Path) -> None:
