@@ -69,6 +69,8 @@ class StageRecord:
     result: StageResult
     ctx: StageContext
     model_rel: str | None
+    # how the stage cache served it: {"status": "hit" | "miss" | "off", "key": …} (ovtool/run_cache.py)
+    cache: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         r = self.result
@@ -84,6 +86,7 @@ class StageRecord:
             "steps": [s.as_dict() for s in self.ctx.steps],
             "warnings": r.warnings,
             "check_failures": r.check_failures,
+            **({"cache": self.cache} if self.cache is not None else {}),
         }
 
 
@@ -160,6 +163,8 @@ def _sections(record: RunRecord, data: dict[str, Any]) -> list[tuple[str, list[T
             rows = [[s.name, round(s.seconds, 2), round(s.peak_rss_bytes / 2**20)] for s in stage.ctx.steps]
             tables.append(Table("Steps", ["step", "seconds", "peak RSS (MiB)"], rows))
         note = r.summary + ("\n\nWarnings: " + "; ".join(r.warnings) if r.warnings else "")
+        if stage.cache is not None and stage.cache.get("key"):
+            note += f"\n\nStage cache: {stage.cache['status']} (key `{stage.cache['key'][:16]}…`)"
         out.append((f"Stage `{r.stage}`", tables, note))
     if record.gates:
         rows = [[g.gate, g.threshold, g.value, {True: "pass", False: "FAIL", None: "not measured"}[g.passed]]

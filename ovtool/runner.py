@@ -16,7 +16,9 @@ from ovtool.gates import evaluate
 from ovtool.out_lock import out_lock
 from ovtool.out_policy import Inputs, input_paths, out_path
 from ovtool.recipe.loader import LoadedRecipe
+from ovtool.recipe.schema import CacheSettings
 from ovtool.report import RunRecord, StageRecord, now_iso, write_reports
+from ovtool.run_cache import RunCache
 from ovtool.stages.base import Stage
 from ovtool.stages.registry import get_stage
 
@@ -28,6 +30,7 @@ class RunOptions:
     overwrite: bool = False
     dry_run: bool = False
     wait: bool = False  # another run holds OUT's lock: wait for it instead of exiting 2
+    from_stage: str | None = None  # `run --from STAGE`: recompute it and every later stage (store them anew)
 
 
 def _inputs(loaded: LoadedRecipe, stage: Stage[Any], previous: ModelRef | None,
@@ -95,6 +98,8 @@ def _run_inputs(loaded: LoadedRecipe, stages: list[str]) -> Inputs:
 def preflight(loaded: LoadedRecipe, options: RunOptions) -> None:
     """Everything --dry-run checks: output policy, inputs, and each stage's own checks."""
     recipe = loaded.recipe
+    if options.from_stage is not None and options.from_stage not in options.stages:
+        raise UserError(f"--from {options.from_stage}: this recipe runs {', '.join(options.stages)}")
     stages = [get_stage(name) for name in options.stages]
     if recipe.output is None and any(s.needs_output for s in stages):
         raise UserError("no output folder: pass -o OUT or set `output:` in the recipe")
@@ -155,15 +160,19 @@ def _execute(loaded: LoadedRecipe, options: RunOptions) -> RunRecord:
 
 
 def _run_stages(loaded: LoadedRecipe, options: RunOptions, record: RunRecord, root: Path) -> None:
+    """Each stage in order, through the stage cache: finished stages are stored as they finish, so a run
+    that fails later starts again at the stage that failed (ovtool/run_cache.py)."""
     previous: ModelRef | None = None
     dataset: DatasetOutput | None = None
+    settings = loaded.recipe.cache or CacheSettings()
+    cache = RunCache.for_run(settings.enabled, settings.measurements, options.stages, options.from_stage)
     for stage in (get_stage(name) for name in options.stages):
         ctx = StageContext(stage=stage.name, work_dir=_work_dir(options, root, stage.name),
                            input=_inputs(loaded, stage, previous, dataset), seed=loaded.recipe.seed)  # fmt: skip
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
         section = _section(loaded, stage, dataset)
         with console.stdout_to_stderr():
-            result = stage.run(section, ctx)
+            result, outcome = cache.run(stage, section, ctx)
         if result.dataset_dir is not None:
             dataset = DatasetOutput(result.dataset_dir)
         for warning in result.warnings:
@@ -172,7 +181,7 @@ def _run_stages(loaded: LoadedRecipe, options: RunOptions, record: RunRecord, ro
         if result.model_dir is not None:
             model_rel = os.path.relpath(result.model_dir, root)
             previous = str(result.model_dir)
-        record.stages.append(StageRecord(result=result, ctx=ctx, model_rel=model_rel))
+        record.stages.append(StageRecord(result=result, ctx=ctx, model_rel=model_rel, cache=outcome.as_dict()))
 
 
 def single_stage(loaded: LoadedRecipe, name: str, work_dir: Path) -> tuple[Any, StageContext]:

@@ -66,13 +66,14 @@ class Call:
     def recipe_flags(self) -> dict[str, Any]:
         return to_recipe(self.flags, self.values)
 
-    def run(self, *, flags: Mapping[str, Any] | None = None, stages: list[str] | None = None) -> None:
+    def run(self, *, flags: Mapping[str, Any] | None = None, stages: list[str] | None = None,
+            from_stage: str | None = None) -> None:  # fmt: skip
         """The shared body: load the recipe with these flags, run the stage(s), print the result."""
         v = self.values
         run_stage_command(
             self.command, recipe=self.recipe(), sets=v["sets"], overwrite=v["overwrite"], wait=v["wait"],
             dry_run=v["dry_run"], json_out=v["json_out"], verbose=v["verbose"], quiet=v["quiet"],
-            flags=dict(self.recipe_flags() if flags is None else flags), stages=stages,
+            flags=dict(self.recipe_flags() if flags is None else flags), stages=stages, from_stage=from_stage,
         )  # fmt: skip
 
 

@@ -90,6 +90,7 @@ def run_stage_command(
     flags: dict[str, Any] | None = None,
     stages: list[str] | None = None,
     wait: bool = False,
+    from_stage: str | None = None,
 ) -> None:
     """The shared body of every stage command (and `run`)."""
     from ovtool import console
@@ -103,7 +104,8 @@ def run_stage_command(
         stages = [command]
         if getattr(loaded.recipe, command) is None:  # `ovtool convert -m X` needs no section
             loaded = load_recipe(recipe, sets or [], {**all_flags, command: {}})
-    options = RunOptions(command=command, stages=stages, overwrite=overwrite, dry_run=dry_run, wait=wait)
+    options = RunOptions(command=command, stages=stages, overwrite=overwrite, dry_run=dry_run, wait=wait,
+                         from_stage=from_stage)  # fmt: skip
     record = execute(loaded, options)
     if record is None:  # dry run
         console.info("dry run: recipe, inputs and options are valid; nothing was done")

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from ovtool.cli.build import Call, command, examples
-from ovtool.cli.flags import STAGE
+from ovtool.cli.flags import COMMON, STAGE, Flag
+
+# The stages in run order (the schema's STAGE_ORDER; a test keeps them equal: no pydantic import here).
+STAGE_NAMES = ("dataset", "convert", "prune", "distill", "quantize", "benchmark", "generate")
+
+FLAGS = (
+    *STAGE,
+    Flag("--from", param="from_stage", choices=STAGE_NAMES, panel=COMMON, metavar="STAGE",
+         help="Recompute STAGE and every stage after it, ignoring their stage-cache entries (earlier stages "
+              "are still reused). Without it a re-run resumes by itself: finished stages come from the cache."),
+)  # fmt: skip
 
 EXAMPLES = examples("""
     # convert → INT4 → perplexity gate → an answer (`make demo`)
@@ -12,6 +22,8 @@ EXAMPLES = examples("""
     run recipes/dataset-bbc-split.yaml --set seed=1 -o runs/bbc-split-seed1
     # reproduce a run from its OUT/recipe.yaml
     run runs/smollm2-int4-quickstart/recipe.yaml -o runs/again
+    # quantize again (and everything after it), reusing the cached conversion
+    run recipes/smollm2-int4-quickstart.yaml --from quantize -o runs/requantized
 """)
 
 
@@ -35,7 +47,7 @@ def _body(call: Call) -> None:
     stages = loaded.recipe.stages()
     if not stages:
         raise UserError(f"{recipe}: no stage sections (convert:, quantize:, …) to run")
-    call.run(stages=stages)
+    call.run(stages=stages, from_stage=call["from_stage"])
 
 
-run = command("run", STAGE, examples=EXAMPLES, body=_body)
+run = command("run", FLAGS, examples=EXAMPLES, body=_body)

@@ -27,6 +27,17 @@ STAGE_ORDER: tuple[str, ...] = (
 )
 
 
+class CacheSettings(Section):
+    """How `ovtool run` uses the stage cache ($OVTOOL_CACHE): what a stage made is reused on the same inputs."""
+
+    enabled: bool = Field(default=True, description="Read and write the stage cache (--no-cache: false).")
+    measurements: bool = Field(
+        default=False,
+        description="Reuse measurements too (benchmark, generate, quantize's quality and speed); by default they "
+        "are taken again on every run, since timing again is usually the point.",
+    )
+
+
 class Recipe(Section):
     """A YAML recipe. Paths are relative to the working directory ovtool runs in."""
 
@@ -43,6 +54,7 @@ class Recipe(Section):
     benchmark: BenchmarkSection | None = None
     generate: GenerateSection | None = None
     gates: GatesSection | None = None
+    cache: CacheSettings | None = Field(default=None, description="Stage cache use (default: on, measurements off).")
     sweep: SweepSection | None = Field(default=None, description="Trials over axes of this recipe (ovtool sweep).")
 
     def stages(self) -> list[str]:

@@ -355,4 +355,6 @@ def _environment(section: BenchmarkSection) -> dict[str, Any]:
 
 STAGE = Stage(name="benchmark", section_type=BenchmarkSection, run=run, preflight=preflight,
               needs_model=False,  # models come from benchmark.models or the stage input; checked in preflight
-              produces_model=False, optional_section=True)  # fmt: skip
+              produces_model=False, optional_section=True, cache="measurement",
+              libraries=("openvino", "openvino-genai", "openvino-tokenizers", "optimum-intel", "transformers",
+                         "torch"))  # fmt: skip

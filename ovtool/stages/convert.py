@@ -208,4 +208,7 @@ def run(section: ConvertSection, ctx: StageContext) -> StageResult:
     return result
 
 
-STAGE = Stage(name="convert", section_type=ConvertSection, preflight=preflight, run=run, optional_section=True)
+STAGE = Stage(name="convert", section_type=ConvertSection, preflight=preflight, run=run, optional_section=True,
+              cache="artifact", seeded=False,
+              libraries=("openvino", "openvino-tokenizers", "optimum-intel", "optimum", "transformers", "tokenizers",
+                         "torch", "nncf", "gguf"))  # fmt: skip

@@ -26,6 +26,9 @@ from ovtool.stages.dataset_stats import image_stats, image_validate
 from ovtool.stages.dataset_text import label_counts, text_stats, write_text
 
 DATASET_DIR = "dataset"
+# Verbs whose written dataset the stage cache keeps: not encrypt/decrypt (a key is involved, and encrypt
+# may write the key file), not the read-only verbs (stats, validate, detect: their figures are the point).
+CACHED_VERBS = ("convert", "split", "filter", "merge", "sample")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 TEXT_FILE_SUFFIXES = (".txt", ".md", ".jsonl", ".ndjson", ".json", ".csv", ".parquet", ".pq")
 
@@ -388,4 +391,5 @@ def _text_verb(section: DatasetSection, path: Path, ctx: StageContext, result: S
 
 STAGE = Stage(name="dataset", section_type=DatasetSection, run=run, preflight=preflight, needs_model=False,
               needs_output=False,  # detect and validate run without OUT; preflight asks for it where a verb writes
-              produces_model=False)  # fmt: skip
+              produces_model=False, cache="artifact", cache_when=lambda s: s.verb in CACHED_VERBS,
+              libraries=("datumaro", "datasets", "pyarrow"))  # fmt: skip

@@ -200,4 +200,5 @@ def _qat_details(section: DistillSection) -> dict[str, Any]:
     }
 
 
-STAGE = Stage(name="distill", section_type=DistillSection, preflight=preflight, run=run)
+STAGE = Stage(name="distill", section_type=DistillSection, preflight=preflight, run=run, cache="artifact",
+              libraries=("torch", "transformers", "tokenizers", "datasets", "nncf", "openvino", "optimum-intel"))

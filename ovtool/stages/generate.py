@@ -343,4 +343,5 @@ def _metrics_line(result: StageResult) -> str:
 
 
 STAGE = Stage(name="generate", section_type=GenerateSection, preflight=preflight, run=run,
-              needs_output=False, produces_model=False, optional_section=True)  # fmt: skip
+              needs_output=False, produces_model=False, optional_section=True, cache="measurement",
+              libraries=("openvino", "openvino-genai", "openvino-tokenizers"))  # fmt: skip

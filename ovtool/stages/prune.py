@@ -195,4 +195,5 @@ def _unstructured(section: PruneSection, ctx: StageContext, original: Any, model
     return result
 
 
-STAGE = Stage(name="prune", section_type=PruneSection, preflight=preflight, run=run)
+STAGE = Stage(name="prune", section_type=PruneSection, preflight=preflight, run=run, cache="artifact",
+              libraries=("torch", "transformers", "tokenizers", "datasets", "nncf", "openvino", "optimum-intel"))

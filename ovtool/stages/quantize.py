@@ -19,8 +19,10 @@ from ovtool.stages.quantize_report import (
     CompressionFacts,
     LlmQuality,
     OutputQuality,
+    Produced,
     Quality,
     QuantizeOutcome,
+    SampleSummary,
     SpeedComparison,
     Throughput,
     TokenRates,
@@ -61,39 +63,82 @@ def preflight(section: QuantizeSection, ctx: StageContext) -> None:
         check_group_size(xml, section.weights)
 
 
-def run(section: QuantizeSection, ctx: StageContext) -> StageResult:
-    from ovtool.backends.openvino.ir_info import describe_ir
-    from ovtool.data.calibration import calibration_and_evaluation, describe_inputs
+def _original_ir(ctx: StageContext) -> Path:
+    """The IR to compress and to measure against: the input, or its conversion (a non-IR input is converted
+    as the recipe's `convert:` says) into a scratch folder that produce and measure share; measure removes it."""
     from ovtool.stages.convert import ensure_ir
 
     scratch = ctx.work_dir / SCRATCH
-    result = StageResult(stage="quantize", model_dir=ctx.model_dir)
+    converted = IRFolder.at(scratch).xml
+    if converted.exists():
+        return converted
+    return ensure_ir(ctx.input.model_path, scratch, ctx, ctx.input.convert)
+
+
+def _load_data(section: QuantizeSection, io: Any, ctx: StageContext) -> tuple[Any, Any]:
+    """Calibration and held-out samples, drawn together with the seed so they never overlap."""
+    from ovtool.data.calibration import calibration_and_evaluation
+
+    default_eval = EVAL_SAMPLES["llm" if io.kind == "llm" else "other"]
+    with ctx.step("load calibration and held-out data"):
+        return calibration_and_evaluation(
+            section.calibration, section.evaluation, io, calib_count=_calibration_count(section),
+            eval_count=section.quality.samples or default_eval, seed=ctx.seed,
+        )  # fmt: skip
+
+
+def produce(section: QuantizeSection, ctx: StageContext) -> Produced:
+    """The compressed IR in ctx.model_dir and the facts about it: the part the stage cache keeps."""
+    from ovtool.backends.openvino.ir_info import describe_ir
+    from ovtool.data.calibration import describe_inputs
+
     try:
-        # a non-IR input is converted first, as the recipe's `convert:` says (the runner passes it in)
-        xml = ensure_ir(ctx.input.model_path, scratch, ctx, ctx.input.convert)
+        xml = _original_ir(ctx)
         io = describe_inputs(xml, describe_ir(xml))
         if section.weights is not None:
             from ovtool.backends.nncf.nncf_weights import check_group_size
 
             check_group_size(xml, section.weights)
-        default_eval = EVAL_SAMPLES["llm" if io.kind == "llm" else "other"]
-        with ctx.step("load calibration and held-out data"):
-            calib, held = calibration_and_evaluation(
-                section.calibration, section.evaluation, io, calib_count=_calibration_count(section),
-                eval_count=section.quality.samples or default_eval, seed=ctx.seed,
-            )  # fmt: skip
+        calib, held = _load_data(section, io, ctx)
+        warnings: list[str] = []
         subset = section.weights.subset_size if section.weights is not None else section.subset_size
         if calib is not None and len(calib) < subset:
-            result.warnings.append(f"{len(calib)} calibration samples, fewer than the subset size {subset}")
+            warnings.append(f"{len(calib)} calibration samples, fewer than the subset size {subset}")
         facts = _compress(section, xml, io, calib, held, ctx)
         _copy_side_files(xml, ctx.model_dir)
         with ctx.step("inspect IRs"):
             before, after = describe_ir(xml), describe_ir(IRFolder.at(ctx.model_dir).xml)
+    except BaseException:
+        shutil.rmtree(ctx.work_dir / SCRATCH, ignore_errors=True)
+        raise
+    return Produced(facts, before, after, SampleSummary.of(calib), warnings, io=io, held=held)
+
+
+def measure(section: QuantizeSection, ctx: StageContext, produced: Produced) -> StageResult:
+    """Quality on held-out samples and speed, original against the compressed IR in ctx.model_dir.
+
+    Runs on every run (a cached IR is measured again) unless the recipe caches measurements too.
+    """
+    from ovtool.backends.openvino.ir_info import describe_ir
+    from ovtool.data.calibration import describe_inputs
+
+    result = StageResult(stage="quantize", model_dir=ctx.model_dir, warnings=list(produced.warnings))
+    try:
+        xml = _original_ir(ctx)
+        io, held = produced.io, produced.held
+        if held is None:  # the IR came from the cache: the same held-out samples again (same seed, same split)
+            io = describe_inputs(xml, describe_ir(xml))
+            _, held = _load_data(section, io, ctx)
         quality = _measure(section, xml, io, held, ctx, result)
-        fill_report(result, section, QuantizeOutcome(io, calib, held, facts, quality, before, after))
+        outcome = QuantizeOutcome(io, produced.calib, held, produced.facts, quality, produced.before, produced.after)
+        fill_report(result, section, outcome)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(ctx.work_dir / SCRATCH, ignore_errors=True)
     return result
+
+
+def run(section: QuantizeSection, ctx: StageContext) -> StageResult:
+    return measure(section, ctx, produce(section, ctx))
 
 
 def _compress(section: QuantizeSection, xml: Path, io: Any, calib: Any, held: Any,
@@ -271,4 +316,12 @@ def _prompts(held: Any, io: Any, count: int) -> list[str]:
     return [tokenizer.decode(chunk[:32]) for chunk in chunks]
 
 
-STAGE = Stage(name="quantize", section_type=QuantizeSection, preflight=preflight, run=run)
+def _inference_decides(section: QuantizeSection) -> bool:
+    """Accuracy control keeps or reverts layers by metrics it measures on this CPU."""
+    return section.accuracy_control is not None
+
+
+STAGE = Stage(name="quantize", section_type=QuantizeSection, preflight=preflight, run=run, cache="artifact",
+              produce=produce, measure=measure, machine_dependent=_inference_decides,
+              libraries=("openvino", "nncf", "openvino-tokenizers", "transformers", "tokenizers", "datasets",
+                         "numpy"))  # fmt: skip

@@ -115,11 +115,46 @@ class CompressionFacts:
 
 
 @dataclass
+class SampleSummary:
+    """What the report says about a sample set (its size and where it came from), without the samples."""
+
+    count: int
+    info: dict[str, Any]
+
+    def __len__(self) -> int:
+        return self.count
+
+    @classmethod
+    def of(cls, sset: Any) -> SampleSummary | None:
+        return None if sset is None else cls(len(sset), {k: v for k, v in sset.info.items() if k != "token_chunks"})
+
+
+@dataclass
+class Produced:
+    """What compressing made besides the IR: kept in the stage cache with it, so it holds no paths.
+
+    `io` (the model's inputs) and `held` (held-out samples, loaded with the calibration data) go on to
+    `measure` in the same run but are not stored: a cache hit loads them again with the same seed.
+    """
+
+    facts: CompressionFacts
+    before: dict[str, Any]  # describe_ir of the original IR
+    after: dict[str, Any]  # describe_ir of the compressed IR
+    calib: SampleSummary | None
+    warnings: list[str]
+    io: Any = None
+    held: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "io": None, "held": None}
+
+
+@dataclass
 class QuantizeOutcome:
     """Everything the quantize stage did and measured, for `fill_report`."""
 
     io: Any  # ovtool.data.calibration's description of the model's inputs (kind, folder)
-    calib: Any  # the calibration sample set, or None (data-free weight compression)
+    calib: Any  # the calibration sample set (or its SampleSummary), or None (data-free weight compression)
     held: Any  # the held-out sample set the quality was measured on
     facts: CompressionFacts
     quality: Quality
