@@ -22,12 +22,13 @@ import os
 import pickle
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ovtool import console, scratch
+from ovtool import console
 from ovtool.context import StageContext
 from ovtool.measure import StepMeasurement
 from ovtool.out_policy import PATH_KEYS
@@ -275,12 +276,19 @@ def _plain(stage: Stage[Any], section: Any, ctx: StageContext) -> StageResult:
 @contextlib.contextmanager
 def _stored_view(work_dir: Path) -> Iterator[Path]:
     """The work dir as the cache stores it: without top-level dot-entries (a stage's scratch, e.g. the
-    original IR quantize converted for measuring). Hard links in an owned temp folder where some exist."""
+    original IR quantize converted for measuring; the staging folder's owner mark and ovtool marker).
+
+    Where some exist, the view is a dot-folder of hard links inside the work dir itself: same filesystem,
+    removed with the staging folder if the run is killed, and holding no owner mark of its own (an owner
+    mark stored in an entry would be materialized into a later run's staging and name the wrong process).
+    """
     hidden = [p for p in work_dir.iterdir() if p.name.startswith(".")] if work_dir.is_dir() else []
     if not hidden:
         yield work_dir
         return
-    with scratch.owned_tempdir("ovtool-cache-view-", parent=work_dir.parent) as view:
+    view = work_dir / f".ovtool-cache-view-{uuid.uuid4().hex[:8]}"
+    view.mkdir()
+    try:
         for entry in work_dir.iterdir():
             if entry.name.startswith("."):
                 continue
@@ -289,6 +297,8 @@ def _stored_view(work_dir: Path) -> Iterator[Path]:
             else:
                 os.link(entry, view / entry.name)
         yield view
+    finally:
+        shutil.rmtree(view, ignore_errors=True)
 
 
 _PATH_FIELDS = ("model_dir", "dataset_dir")
