@@ -179,7 +179,7 @@ def test_ctrl_c_exits_130_and_publishes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out"
     exe = Path(sys.executable).with_name("ovtool")
     proc = subprocess.Popen(
-        [str(exe), "convert", "-m", str(MINILM_DIR), "-o", str(out)],
+        [str(exe), "convert", "-m", str(MINILM_DIR), "-o", str(out), "--no-cache"],  # real work to interrupt
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.time() + 60

@@ -87,7 +87,7 @@ def test_signal_leaves_a_loadable_out_and_no_leftovers(
     env = {**os.environ, "TMPDIR": str(tmp), **extra_env}
     exe = Path(sys.executable).with_name("ovtool")
     with open(err_path, "w") as err:
-        proc = subprocess.Popen([str(exe), "convert", "-m", str(model), "-o", str(out), "--overwrite"],
+        proc = subprocess.Popen([str(exe), "convert", "-m", str(model), "-o", str(out), "--overwrite", "--no-cache"],
                                 stdout=subprocess.DEVNULL, stderr=err, env=env, start_new_session=True)  # fmt: skip
         try:
             _wait_for(lambda: bool(_staging(runs)) or proc.poll() is not None, 120, "the staging folder")
@@ -107,7 +107,7 @@ def test_signal_leaves_a_loadable_out_and_no_leftovers(
     if sig == signal.SIGKILL:
         assert proc.returncode == -9
         assert _staging(runs), "SIGKILL leaves its staging folder for the next run"
-        nxt = run_cli("convert", "-m", NUDENET_ONNX, "-o", runs / "next", env={"TMPDIR": str(tmp)})
+        nxt = run_cli("convert", "-m", NUDENET_ONNX, "-o", runs / "next", "--no-cache", env={"TMPDIR": str(tmp)})
         assert nxt.returncode == 0, nxt.stderr
         assert f"leftover of a killed run (pid {proc.pid})" in nxt.stderr, nxt.stderr
         if point == "publish":  # killed between the renames: the previous OUT is put back
