@@ -10,7 +10,7 @@ install: $(BIN)/ovtool assets
 $(BIN)/ovtool: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,ray]'
 	touch $@
 
 assets: $(BIN)/ovtool
