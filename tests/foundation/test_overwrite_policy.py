@@ -103,10 +103,11 @@ def test_overwrite_replaces_only_what_ovtool_published(tmp_path: Path) -> None:
     publish(out)
     marker = json.loads((out / ".ovtool").read_text())
     assert marker["ovtool"]
-    stamp = (out / "run.json").read_text()
+    before = out.stat().st_ino
     proc = run_cli("convert", "-m", NUDENET_ONNX, "-o", out, "--overwrite")
     assert proc.returncode == 0, proc.stderr
-    assert (out / "run.json").read_text() != stamp and (out / ".ovtool").exists()
+    # replaced: a new folder (the staging folder renamed into place), published with its marker
+    assert out.stat().st_ino != before and (out / ".ovtool").exists() and (out / "run.json").exists()
     # an older run (run.json written by ovtool, no marker) may be replaced as well
     (out / ".ovtool").unlink()
     proc = run_cli("convert", "-m", NUDENET_ONNX, "-o", out, "--overwrite")

@@ -164,11 +164,12 @@ from ovtool.sweep.ray_executor import RayExecutor
 out, onnx, jpegs = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 recipe = {"model": onnx, "cache": {"enabled": False},
           "quantize": {"calibration": {"kind": "image", "path": jpegs, "format": "image_folder",
-                                       "preprocess": {"resize": [320, 320], "scale": 255}}}}
+                                       "preprocess": {"resize": [320, 320], "scale": 255}},
+                       "quality": {"speed_seconds": 20}}}  # long enough that Ctrl-C lands mid-trial
 jobs = [TrialJob(f"q{i}", yaml.safe_dump(recipe), out / "trials" / f"q{i}", None) for i in range(3)]
 try:
     for outcome in RayExecutor(local_cpus=2).run(jobs):
-        print("finished", outcome.id, flush=True)
+        print("finished", outcome.id, "ok" if outcome.ok else f"cut short (exit {outcome.exit_code})", flush=True)
 except KeyboardInterrupt:
     print("interrupted", flush=True)
     sys.exit(130)
@@ -205,7 +206,8 @@ def test_ctrl_c_cancels_the_trials_and_shuts_ray_down(tmp_path: Path) -> None:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
     assert driver.returncode == 130, stderr[-2000:]
-    assert "interrupted" in stdout and "finished" not in stdout
+    # trials the same Ctrl-C cut short may be reported before the driver sees it; none may have finished
+    assert "interrupted" in stdout and " ok" not in stdout, stdout
     _, alive = psutil.wait_procs(list(family.values()), timeout=15)
     assert not alive, [p.cmdline()[:2] for p in alive]  # Ray's processes, workers and trials all ended
     # the cancelled trials' `ovtool run` got SIGTERM and removed their staging; nothing was published
