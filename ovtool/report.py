@@ -9,11 +9,11 @@ import os
 import platform
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from ovtool import __version__
+from ovtool.cache.keys import library_versions as versions_of
 from ovtool.context import StageContext
 from ovtool.gates import GateOutcome
 from ovtool.results import StageResult, Table
@@ -25,13 +25,8 @@ LIBRARIES = (
 
 
 def library_versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+    """The versions run.json records, in LIBRARIES order (no library is imported)."""
+    return versions_of(LIBRARIES)
 
 
 def environment() -> dict[str, Any]:
