@@ -13,6 +13,8 @@ from ovtool.artifacts import RunFolder, sha256_path
 from ovtool.context import DatasetOutput, ModelRef, Pending, StageContext, StageInput
 from ovtool.errors import GateFailed, UserError
 from ovtool.gates import evaluate
+from ovtool.junit import check_path as check_junit_path
+from ovtool.junit import write as write_junit
 from ovtool.out_lock import out_lock
 from ovtool.out_policy import Inputs, input_paths, out_path
 from ovtool.recipe.loader import LoadedRecipe
@@ -107,6 +109,8 @@ def preflight(loaded: LoadedRecipe, options: RunOptions) -> None:
         folder = RunFolder(Path(recipe.output), options.overwrite, _run_inputs(loaded, options.stages))
         folder.check()
         folder.check_creatable()
+    if recipe.gates is not None and recipe.gates.junit:
+        check_junit_path(recipe.gates.junit, recipe.output)
     root = Path(recipe.output or ".")
     previous: ModelRef | None = None
     dataset: DatasetOutput | None = None
@@ -136,7 +140,6 @@ def execute(loaded: LoadedRecipe, options: RunOptions) -> RunRecord | None:
 
 
 def _execute(loaded: LoadedRecipe, options: RunOptions) -> RunRecord:
-    recipe = loaded.recipe
     record = RunRecord(
         command=options.command,
         recipe_sha256=loaded.sha256(),
@@ -144,19 +147,41 @@ def _execute(loaded: LoadedRecipe, options: RunOptions) -> RunRecord:
         started_at=now_iso(),
         inputs=_hash_inputs(loaded, options.stages),
     )
+    try:
+        _work(loaded, options, record)
+    except BaseException as exc:  # JUnit says where the work stopped (exit 1/130/143), then the error goes on
+        _write_junit(loaded, options, record, exc)
+        raise
+    _write_junit(loaded, options, record, None)
+    return record
+
+
+def _work(loaded: LoadedRecipe, options: RunOptions, record: RunRecord) -> None:
+    recipe = loaded.recipe
     start = time.perf_counter()
     if recipe.output is None:
         with scratch.owned_tempdir("ovtool-") as tmp:
             _run_stages(loaded, options, record, tmp)
             _finish(loaded, record, options, tmp, start)
-        return record
+        return
     folder = RunFolder(Path(recipe.output), options.overwrite, _run_inputs(loaded, options.stages))
     with folder as staging:
         _run_stages(loaded, options, record, staging)
         _finish(loaded, record, options, staging, start)
         folder.publish()
     console.info(f"published {folder.out}")
-    return record
+
+
+def _write_junit(loaded: LoadedRecipe, options: RunOptions, record: RunRecord, error: BaseException | None) -> None:
+    """`--junit FILE` / `gates.junit`: the stages and gates as JUnit XML, written whatever the outcome."""
+    gates = loaded.recipe.gates
+    if gates is None or not gates.junit:
+        return
+    data = record.as_dict()
+    if error is not None and not record.gates:  # stopped before the gates: list them, as not checked
+        data["gates"] = [g.as_dict() for g in evaluate(gates, {}, strict=False)]
+    write_junit(gates.junit, data, options.stages, error)
+    console.detail(f"junit: {gates.junit}")
 
 
 def _run_stages(loaded: LoadedRecipe, options: RunOptions, record: RunRecord, root: Path) -> None:

@@ -142,6 +142,8 @@ SHARED = (
          help="If another ovtool run is writing OUT, wait for it instead of exiting 2."),
     Flag("--json", type=bool, default=False, panel=OUTPUT, param="json_out",
          help="Print the run record (run.json) to stdout."),
+    Flag("--junit", "gates.junit", type=Path, panel=OUTPUT, convert=str, metavar="FILE",
+         help="Also write JUnit XML (a test case per stage and gate) to FILE, also when gates or the work fail."),
     Flag("--set", repeatable=True, panel=COMMON, param="sets", metavar="KEY=VALUE",
          help="Override a recipe key: --set convert.weight_format=fp16 (repeatable)."),
     Flag("--dry-run", type=bool, default=False, panel=COMMON,

@@ -28,3 +28,10 @@ class GatesSection(Section):
     min_similarity: float | None = Field(
         default=None, ge=-1, le=1, description="Cosine similarity of outputs to the original."
     )
+    # Where the result goes, not what the run does: left out of recipe.yaml, the recipe hash and cache
+    # keys (exclude=True), and so out of sweep trials, which would all write the same file.
+    junit: str | None = Field(
+        default=None, exclude=True, min_length=1,
+        description="Write JUnit XML here (one test case per stage and per gate), also when gates or the work "
+        "fail; outside OUT. Same as --junit FILE.",
+    )  # fmt: skip
