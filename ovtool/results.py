@@ -37,10 +37,11 @@ class Table:
 
 @dataclass
 class Plot:
-    """A PNG figure embedded in report.html."""
+    """A PNG figure embedded in report.html; `alt` says in words what it shows (default: its title)."""
 
     title: str
     png: bytes
+    alt: str = ""
 
 
 @dataclass

@@ -249,7 +249,7 @@ def _run_static(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageCon
     result.tables = report.static_tables(records, pytorch, section.device)
     result.plots = report.static_plots(latencies, records, pytorch)
     result.gate_values = report.static_gate_values(records, pytorch)
-    _finish(result, "static", records, ctx, report.static_csv(records, pytorch))
+    _finish(result, "static", records, ctx, report.static_csv(records, pytorch, _peak_mb(result)))
     result.summary = report.static_summary(records, pytorch, section.device)
     return result
 
@@ -314,7 +314,7 @@ def _run_llm(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageContex
     result.tables = report.llm_tables(records, section.device)
     result.plots = report.llm_plots(records)
     result.gate_values = report.llm_gate_values(records)
-    _finish(result, "llm", records, ctx, report.llm_csv(records))
+    _finish(result, "llm", records, ctx, report.llm_csv(records, _peak_mb(result)))
     result.summary = report.llm_summary(records, max(section.prompt_lengths), section.device)
     return result
 
@@ -334,6 +334,12 @@ def _finish(
         result.gate_values["regression_pct"] = value
         result.details["regression"] = detail
     console.detail(json.dumps(result.gate_values))
+
+
+def _peak_mb(result: StageResult) -> float | None:
+    """The benchmark's peak RSS (MiB) for report.csv, from the metric _peak_rss set."""
+    metric = result.metrics.get("peak_rss_mb")
+    return metric.value if metric is not None else None
 
 
 def _peak_rss(ctx: StageContext) -> dict[str, Metric]:

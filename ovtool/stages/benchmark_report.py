@@ -94,35 +94,37 @@ def _shapes(shapes: dict[str, list[int]]) -> str:
     return ", ".join(f"{name}{dims}" for name, dims in shapes.items())
 
 
-def static_csv(records: list[StaticRecord], pytorch: TorchRecord | None) -> str:
-    """report.csv: one row per model (and the PyTorch baseline)."""
+def static_csv(records: list[StaticRecord], pytorch: TorchRecord | None, peak_rss_mb: float | None = None) -> str:
+    """report.csv: one row per model (and the PyTorch baseline); memory: what loading the model added, and the
+    peak resident memory of the whole benchmark process (the same on every row)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["model", "kind", "precision", "batch", "throughput_inferences_per_s", "throughput_items_per_s",
                      "latency_min_ms", "latency_mean_ms", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms",
                      "latency_max_ms", "first_inference_ms", "compile_ms", "size_mb", "speedup", "latency_ratio",
-                     "compression_rate"])  # fmt: skip
+                     "compression_rate", "rss_added_mb", "peak_rss_mb"])  # fmt: skip
     for r in _timed(records, pytorch):
         lat = r.latency_ms
         writer.writerow([r.label, r.kind, r.precision, r.batch, r.throughput_inferences_per_s,
                          r.throughput_items_per_s, lat.min, lat.mean, lat.p50, lat.p90, lat.p99, lat.max,
                          r.first_inference_ms if isinstance(r, StaticRecord) else "", r.startup_ms, r.size_mb,
-                         r.ratios.speedup, r.ratios.latency_ratio, r.ratios.compression_rate])  # fmt: skip
+                         r.ratios.speedup, r.ratios.latency_ratio, r.ratios.compression_rate, r.rss_added_mb,
+                         peak_rss_mb])  # fmt: skip
     return buffer.getvalue()
 
 
-def llm_csv(records: list[LLMRecord]) -> str:
-    """report.csv: one row per model × prompt/output length."""
+def llm_csv(records: list[LLMRecord], peak_rss_mb: float | None = None) -> str:
+    """report.csv: one row per model × prompt/output length (memory columns as in static_csv)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["model", "precision", "prompt_tokens", "output_tokens", "runs", "ttft_ms", "tpot_ms",
                      "tpot_p90_ms", "generation_tokens_per_s", "end_to_end_tokens_per_s", "ir_size_mb",
-                     "speedup", "compression_rate"])  # fmt: skip
+                     "speedup", "compression_rate", "rss_added_mb", "peak_rss_mb"])  # fmt: skip
     for r in records:
         for p in r.points:
             writer.writerow([r.label, r.precision, p.prompt_tokens, p.output_tokens, p.runs, p.ttft_ms, p.tpot_ms,
                              p.tpot_p90_ms, p.generation_tokens_per_s, p.end_to_end_tokens_per_s, r.size_mb,
-                             r.ratios.speedup, r.ratios.compression_rate])  # fmt: skip
+                             r.ratios.speedup, r.ratios.compression_rate, r.rss_added_mb, peak_rss_mb])  # fmt: skip
     return buffer.getvalue()
 
 

@@ -41,7 +41,7 @@ def text_stats(ds: Any, names: Any, result: StageResult) -> None:
 
 
 def _text_plots(counts: dict[str, int], words: list[int]) -> list[tuple[str, bytes]]:
-    from ovtool.plotting import png, pyplot
+    from ovtool.plotting import clipped_hist, png, pyplot
 
     plt = pyplot()
 
@@ -52,8 +52,7 @@ def _text_plots(counts: dict[str, int], words: list[int]) -> list[tuple[str, byt
         ax.set_ylabel("samples")
         figures.append(("Samples per label", fig))
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.hist(words, bins=40)
-    ax.set_xlabel("words per text")
+    clipped_hist(ax, words, "words per text")  # a few very long texts would squeeze the rest into two bars
     ax.set_ylabel("texts")
     figures.append(("Text length", fig))
     return [(title, png(figure)) for title, figure in figures]
