@@ -30,6 +30,8 @@ SUMMARIES = {
     "run": "Run every stage section of RECIPE (dataset → convert → prune → distill → quantize → benchmark → generate).",
     "sweep": "Run trials of a recipe over axes (group size, ratio, preset…), report the Pareto front, pick a winner.",
     "clean": "Remove the staging and scratch folders of ovtool runs that were killed (SIGKILL, power loss).",
+    "tune": "Measure which precision / KV cache / threads run an IR fastest on this machine; store and reuse it.",
+    "env": "This machine as ovtool sees it: CPU, ISA features (VNNI, AMX, BF16…), versions, defaults in force.",
 }
 GROUPS = {
     "dataset": "Dataset tools: detect, convert, stats, validate, split, filter, merge, encrypt, decrypt, sample.",

@@ -26,11 +26,13 @@ def full_app() -> typer.Typer:
         convert,
         dataset,
         distill,
+        env_cmd,
         generate,
         prune,
         quantize,
         recipe_cmd,
         run,
+        tune,
     )  # fmt: skip
     from ovtool.cli import sweep as sweep_cmd
     from ovtool.cli.index import make_app
@@ -38,7 +40,7 @@ def full_app() -> typer.Typer:
     commands = {
         "convert": convert.convert, "quantize": quantize.quantize, "prune": prune.prune, "distill": distill.distill,
         "benchmark": benchmark.benchmark, "generate": generate.generate, "run": run.run, "clean": clean.clean,
-        "sweep": sweep_cmd.sweep,
+        "sweep": sweep_cmd.sweep, "tune": tune.tune, "env": env_cmd.env,
     }  # fmt: skip
     return make_app(commands, {"dataset": dataset.app, "recipe": recipe_cmd.app, "cache": cache_cmd.app})
 

@@ -8,7 +8,7 @@ same model resolution and precision choice (`prepare`) through `ovtool.stages.ge
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from ovtool.recipe.sections.convert import ConvertSection
 from ovtool.recipe.sections.generate import GenerateSection
 from ovtool.results import Metric, StageResult, Table
 from ovtool.stages.base import Stage
-from ovtool.stages.precision import precision_for
+from ovtool.stages.precision import choice_for
 
 OUTPUTS_FILE = "outputs.jsonl"
 NO_PROMPT = "no prompt: pass -p PROMPT, -p - (stdin), --prompt-file FILE, --prompts FILE.jsonl, or --chat"
@@ -138,6 +138,7 @@ class Prepared:
     draft_dir: Path | None
     props: dict[str, Any]
     precision_reason: str
+    precision_choice: dict[str, Any] = field(default_factory=dict)  # settings + source ("stored", "rule"…)
 
 
 def prepare(section: GenerateSection, ctx: StageContext) -> Prepared:
@@ -149,10 +150,10 @@ def prepare(section: GenerateSection, ctx: StageContext) -> Prepared:
     draft_dir = None
     if spec is not None and spec.draft is not None:
         draft_dir, _ = resolve_ir(spec.draft, ctx.work_dir / "draft", ctx, ctx.input.convert)
-    precision, why = precision_for(section, model_dir)
-    console.detail(f"inference precision: {precision or 'device default'} ({why})")
-    props = genai.device_properties(section.performance, precision)
-    return Prepared(model_dir, converted, draft_dir, props, why)
+    choice = choice_for(section, model_dir)  # a stored `ovtool tune` choice, or the rule (docs/tune.md)
+    console.detail(f"inference precision: {choice.precision or 'device default'} ({choice.why})")
+    props = genai.device_properties(section.performance, choice.precision) | choice.properties
+    return Prepared(model_dir, converted, draft_dir, props, choice.why, choice.record())
 
 
 def run(section: GenerateSection, ctx: StageContext) -> StageResult:
@@ -172,6 +173,7 @@ def run(section: GenerateSection, ctx: StageContext) -> StageResult:
     )  # fmt: skip
     result = _result(section, ctx, items, main, plain, props, model_dir if ready.converted else None)
     result.details["inference_precision_reason"] = ready.precision_reason
+    result.details["precision_choice"] = ready.precision_choice
     if section.prompts is not None:
         _write_outputs(ctx.work_dir / OUTPUTS_FILE, items, main.stats.items)
         result.extra_files.append(OUTPUTS_FILE)
@@ -191,6 +193,8 @@ class DecodePass:
     stats: DecodeStats
     chat_template_applied: bool
     peak_rss_bytes: int  # loading + decoding (a conversion before is not counted)
+    load_s: float  # LLMPipeline construction: read + compile the IR
+    warmed: bool  # a short generation ran before the measured calls (the figures are not cold)
 
 
 def _decode_pass(
@@ -219,7 +223,8 @@ def _decode_pass(
         stats = genai.decode(pipeline, cfg, rendered, prompts, section.batch_size, template, progress)
     del pipeline
     peak = max(step.peak_rss_bytes for step in ctx.steps[-2:])
-    return DecodePass(stats=stats, chat_template_applied=template, peak_rss_bytes=peak)
+    return DecodePass(stats=stats, chat_template_applied=template, peak_rss_bytes=peak, load_s=pipeline.load_s,
+                      warmed=warm)  # fmt: skip
 
 
 def _peak_rss_mb(*passes: DecodePass | None) -> float:
@@ -236,13 +241,9 @@ def _result(
     ttft = sum(stats.ttft_ms) / len(stats.ttft_ms)
     tpot = sum(stats.tpot_ms) / len(stats.tpot_ms)
     result = StageResult(stage="generate", model_dir=converted_dir)
-    result.metrics = {
-        "ttft_ms": Metric(round(ttft, 2), "ms", "time to first token (mean over generate calls)"),
-        "tpot_ms": Metric(round(tpot, 2), "ms/token", "time per output token after the first (mean)"),
-        "tokens_per_s": Metric(round(stats.tokens_per_s, 2), "tokens/s", "new tokens / generate wall time"),
+    result.metrics = speed_metrics(main) | {
         "generated_tokens": Metric(stats.generated_tokens, "tokens", "new tokens, all prompts"),
         "input_tokens": Metric(stats.input_tokens, "tokens", "prompt tokens after templating, all prompts"),
-        "generate_s": Metric(round(stats.wall_s, 3), "s", "wall time of the generate calls"),
         "peak_rss_mb": Metric(_peak_rss_mb(main, plain), "MiB", "peak resident memory (load + generate)"),
         "prompts": Metric(len(items), "prompts", ""),
     }
@@ -254,6 +255,8 @@ def _result(
         "inference_precision": precision, "chat_template_applied": main.chat_template_applied,
         "decoding": kind or "plain", "sampling": "multinomial" if section.do_sample else "greedy",
         "seed": ctx.seed, "batch_size": section.batch_size,
+        "speed_figures": {"cold": [] if main.warmed else list(COLD_FIGURES), "warm": list(WARM_FIGURES),
+                          "prefill": ["prefill_tokens_per_s"], "load": ["load_s"]},
     }  # fmt: skip
     if kind is not None:
         _speculative_metrics(result, section, main, plain)
@@ -266,8 +269,47 @@ def _result(
     else:
         result.stdout_text = "\n".join(json.dumps(_record(item, out)) for item, out in zip(items, stats.items,
                                                                                            strict=True))  # fmt: skip
-    result.summary = f"generated {stats.generated_tokens} tokens at {stats.tokens_per_s:.1f} tokens/s"
+    result.summary = (f"generated {stats.generated_tokens} tokens at {stats.tokens_per_s:.1f} tokens/s "
+                      f"({'after warm-up' if main.warmed else 'cold'}), warm decode {1000 / tpot if tpot else 0:.1f} "
+                      "tokens/s")  # fmt: skip
     return result
+
+
+# Which figure is which (run.json `details.speed_figures`, docs/benchmark.md maps them to other tools' names).
+COLD_FIGURES = ("tokens_per_s", "generate_s", "ttft_ms")
+WARM_FIGURES = ("decode_tokens_per_s", "tpot_ms")
+
+
+def speed_metrics(run: DecodePass) -> dict[str, Metric]:
+    """The speed figures of one decoding pass, each saying whether it is cold or warm and how it is computed.
+
+    Cold = what a one-off user waits for: the first generate call of a fresh pipeline, its first inference,
+    prefill and one-time allocations included. Warm = steady state: the decode rate from TPOT, which is
+    what llm_bench and optimum-intel report as throughput. With a warm-up (speculative compare_plain) the
+    wall-time figures are not cold, and their definitions say so.
+    """
+    stats = run.stats
+    ttft = sum(stats.ttft_ms) / len(stats.ttft_ms)
+    tpot = sum(stats.tpot_ms) / len(stats.tpot_ms)
+    prefill_s = sum(stats.ttft_ms) / 1000
+    state = "after one warm-up generation" if run.warmed else "cold: the first calls of a fresh pipeline"
+    return {
+        "tokens_per_s": Metric(round(stats.tokens_per_s, 2), "tokens/s",
+                               f"new tokens / wall time of the generate calls, prefill and first token "
+                               f"included ({state})"),
+        "generate_s": Metric(round(stats.wall_s, 3), "s", f"wall time of the generate calls ({state})"),
+        "decode_tokens_per_s": Metric(round(1000 / tpot, 2) if tpot else 0.0, "tokens/s",
+                                      "warm: steady-state decode rate, 1000 / TPOT (llm_bench's and "
+                                      "optimum-intel's throughput)"),
+        "tpot_ms": Metric(round(tpot, 2), "ms/token",
+                          "warm: time per output token after the first (mean over generate calls)"),
+        "ttft_ms": Metric(round(ttft, 2), "ms",
+                          f"time to first token: tokenize + prefill + first decode step, mean over calls ({state})"),
+        "prefill_tokens_per_s": Metric(round(sum(stats.call_input_tokens) / prefill_s, 1) if prefill_s else 0.0,
+                                       "tokens/s", f"prompt tokens / TTFT, summed over calls ({state})"),
+        "load_s": Metric(round(run.load_s, 3), "s", "LLMPipeline construction: read and compile the IR "
+                         "(model cache not used), tokenizer IRs included"),
+    }  # fmt: skip
 
 
 def _speculative_metrics(result: StageResult, section: GenerateSection, main: DecodePass,
@@ -332,8 +374,11 @@ def _write_outputs(path: Path, items: list[PromptItem], outs: list[ItemResult]) 
 
 def _metrics_line(result: StageResult) -> str:
     m = result.metrics
-    text = (f"TTFT {m['ttft_ms'].value:.1f} ms · TPOT {m['tpot_ms'].value:.2f} ms/token · "
-            f"{m['tokens_per_s'].value:.1f} tokens/s · {m['generated_tokens'].value} tokens · "
+    cold = "cold" if result.details.get("speed_figures", {}).get("cold") else "after warm-up"
+    text = (f"{m['generated_tokens'].value} tokens in {m['generate_s'].value:.2f} s = "
+            f"{m['tokens_per_s'].value:.1f} tokens/s ({cold}, TTFT {m['ttft_ms'].value:.0f} ms) · "
+            f"warm decode {m['decode_tokens_per_s'].value:.1f} tokens/s (TPOT {m['tpot_ms'].value:.2f} ms) · "
+            f"prefill {m['prefill_tokens_per_s'].value:.0f} tokens/s · load {m['load_s'].value:.2f} s · "
             f"peak RSS {m['peak_rss_mb'].value:.0f} MiB")  # fmt: skip
     if "speedup" in m:
         text += f" · speedup {m['speedup'].value:.2f}x vs plain {m['plain_tokens_per_s'].value:.1f} tokens/s"

@@ -47,6 +47,12 @@ def preflight(section: QuantizeSection, ctx: StageContext) -> None:
                        ("accuracy_control.validation", getattr(section.accuracy_control, "validation", None))):
         if spec is not None:
             check_spec(spec, role)
+    if section.weights is None and section.mode == "int8" and section.target_device in ("any", "cpu", "cpu_spr"):
+        from ovtool.stages.precision import host_ptq_warning
+
+        warning = host_ptq_warning()  # INT8 activations on a CPU without VNNI/AMX rarely pay
+        if warning:
+            console.warn(warning)
     wanted = _calibration_count(section)
     subset = section.weights.subset_size if section.weights is not None else section.subset_size
     if section.calibration is not None and wanted < subset:
@@ -132,6 +138,11 @@ def measure(section: QuantizeSection, ctx: StageContext, produced: Produced) -> 
         quality = _measure(section, xml, io, held, ctx, result)
         outcome = QuantizeOutcome(io, produced.calib, held, produced.facts, quality, produced.before, produced.after)
         fill_report(result, section, outcome)
+        if "speedup" in result.metrics:  # a speed ratio holds for the CPU it was measured on: name it
+            from ovtool.stages.precision import measured_on
+
+            result.details["speed_measured_on"] = measured_on()
+            result.summary += f" Speed measured on {result.details['speed_measured_on']}."
     finally:
         shutil.rmtree(ctx.work_dir / SCRATCH, ignore_errors=True)
     return result
