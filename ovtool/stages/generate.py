@@ -193,8 +193,6 @@ class DecodePass:
     stats: DecodeStats
     chat_template_applied: bool
     peak_rss_bytes: int  # loading + decoding (a conversion before is not counted)
-    load_s: float  # LLMPipeline construction: read + compile the IR
-    warmed: bool  # a short generation ran before the measured calls (the figures are not cold)
 
 
 def _decode_pass(
@@ -223,8 +221,7 @@ def _decode_pass(
         stats = genai.decode(pipeline, cfg, rendered, prompts, section.batch_size, template, progress)
     del pipeline
     peak = max(step.peak_rss_bytes for step in ctx.steps[-2:])
-    return DecodePass(stats=stats, chat_template_applied=template, peak_rss_bytes=peak, load_s=pipeline.load_s,
-                      warmed=warm)  # fmt: skip
+    return DecodePass(stats=stats, chat_template_applied=template, peak_rss_bytes=peak)
 
 
 def _peak_rss_mb(*passes: DecodePass | None) -> float:
@@ -241,9 +238,13 @@ def _result(
     ttft = sum(stats.ttft_ms) / len(stats.ttft_ms)
     tpot = sum(stats.tpot_ms) / len(stats.tpot_ms)
     result = StageResult(stage="generate", model_dir=converted_dir)
-    result.metrics = speed_metrics(main) | {
+    result.metrics = {
+        "ttft_ms": Metric(round(ttft, 2), "ms", "time to first token (mean over generate calls)"),
+        "tpot_ms": Metric(round(tpot, 2), "ms/token", "time per output token after the first (mean)"),
+        "tokens_per_s": Metric(round(stats.tokens_per_s, 2), "tokens/s", "new tokens / generate wall time"),
         "generated_tokens": Metric(stats.generated_tokens, "tokens", "new tokens, all prompts"),
         "input_tokens": Metric(stats.input_tokens, "tokens", "prompt tokens after templating, all prompts"),
+        "generate_s": Metric(round(stats.wall_s, 3), "s", "wall time of the generate calls"),
         "peak_rss_mb": Metric(_peak_rss_mb(main, plain), "MiB", "peak resident memory (load + generate)"),
         "prompts": Metric(len(items), "prompts", ""),
     }
@@ -255,8 +256,6 @@ def _result(
         "inference_precision": precision, "chat_template_applied": main.chat_template_applied,
         "decoding": kind or "plain", "sampling": "multinomial" if section.do_sample else "greedy",
         "seed": ctx.seed, "batch_size": section.batch_size,
-        "speed_figures": {"cold": [] if main.warmed else list(COLD_FIGURES), "warm": list(WARM_FIGURES),
-                          "prefill": ["prefill_tokens_per_s"], "load": ["load_s"]},
     }  # fmt: skip
     if kind is not None:
         _speculative_metrics(result, section, main, plain)
@@ -269,47 +268,8 @@ def _result(
     else:
         result.stdout_text = "\n".join(json.dumps(_record(item, out)) for item, out in zip(items, stats.items,
                                                                                            strict=True))  # fmt: skip
-    result.summary = (f"generated {stats.generated_tokens} tokens at {stats.tokens_per_s:.1f} tokens/s "
-                      f"({'after warm-up' if main.warmed else 'cold'}), warm decode {1000 / tpot if tpot else 0:.1f} "
-                      "tokens/s")  # fmt: skip
+    result.summary = f"generated {stats.generated_tokens} tokens at {stats.tokens_per_s:.1f} tokens/s"
     return result
-
-
-# Which figure is which (run.json `details.speed_figures`, docs/benchmark.md maps them to other tools' names).
-COLD_FIGURES = ("tokens_per_s", "generate_s", "ttft_ms")
-WARM_FIGURES = ("decode_tokens_per_s", "tpot_ms")
-
-
-def speed_metrics(run: DecodePass) -> dict[str, Metric]:
-    """The speed figures of one decoding pass, each saying whether it is cold or warm and how it is computed.
-
-    Cold = what a one-off user waits for: the first generate call of a fresh pipeline, its first inference,
-    prefill and one-time allocations included. Warm = steady state: the decode rate from TPOT, which is
-    what llm_bench and optimum-intel report as throughput. With a warm-up (speculative compare_plain) the
-    wall-time figures are not cold, and their definitions say so.
-    """
-    stats = run.stats
-    ttft = sum(stats.ttft_ms) / len(stats.ttft_ms)
-    tpot = sum(stats.tpot_ms) / len(stats.tpot_ms)
-    prefill_s = sum(stats.ttft_ms) / 1000
-    state = "after one warm-up generation" if run.warmed else "cold: the first calls of a fresh pipeline"
-    return {
-        "tokens_per_s": Metric(round(stats.tokens_per_s, 2), "tokens/s",
-                               f"new tokens / wall time of the generate calls, prefill and first token "
-                               f"included ({state})"),
-        "generate_s": Metric(round(stats.wall_s, 3), "s", f"wall time of the generate calls ({state})"),
-        "decode_tokens_per_s": Metric(round(1000 / tpot, 2) if tpot else 0.0, "tokens/s",
-                                      "warm: steady-state decode rate, 1000 / TPOT (llm_bench's and "
-                                      "optimum-intel's throughput)"),
-        "tpot_ms": Metric(round(tpot, 2), "ms/token",
-                          "warm: time per output token after the first (mean over generate calls)"),
-        "ttft_ms": Metric(round(ttft, 2), "ms",
-                          f"time to first token: tokenize + prefill + first decode step, mean over calls ({state})"),
-        "prefill_tokens_per_s": Metric(round(sum(stats.call_input_tokens) / prefill_s, 1) if prefill_s else 0.0,
-                                       "tokens/s", f"prompt tokens / TTFT, summed over calls ({state})"),
-        "load_s": Metric(round(run.load_s, 3), "s", "LLMPipeline construction: read and compile the IR "
-                         "(model cache not used), tokenizer IRs included"),
-    }  # fmt: skip
 
 
 def _speculative_metrics(result: StageResult, section: GenerateSection, main: DecodePass,
@@ -374,11 +334,8 @@ def _write_outputs(path: Path, items: list[PromptItem], outs: list[ItemResult]) 
 
 def _metrics_line(result: StageResult) -> str:
     m = result.metrics
-    cold = "cold" if result.details.get("speed_figures", {}).get("cold") else "after warm-up"
-    text = (f"{m['generated_tokens'].value} tokens in {m['generate_s'].value:.2f} s = "
-            f"{m['tokens_per_s'].value:.1f} tokens/s ({cold}, TTFT {m['ttft_ms'].value:.0f} ms) · "
-            f"warm decode {m['decode_tokens_per_s'].value:.1f} tokens/s (TPOT {m['tpot_ms'].value:.2f} ms) · "
-            f"prefill {m['prefill_tokens_per_s'].value:.0f} tokens/s · load {m['load_s'].value:.2f} s · "
+    text = (f"TTFT {m['ttft_ms'].value:.1f} ms · TPOT {m['tpot_ms'].value:.2f} ms/token · "
+            f"{m['tokens_per_s'].value:.1f} tokens/s · {m['generated_tokens'].value} tokens · "
             f"peak RSS {m['peak_rss_mb'].value:.0f} MiB")  # fmt: skip
     if "speedup" in m:
         text += f" · speedup {m['speedup'].value:.2f}x vs plain {m['plain_tokens_per_s'].value:.1f} tokens/s"
