@@ -97,8 +97,9 @@ def paired(label: str, a: list[str], b: list[str], pairs: int, same_text: bool) 
     _, _, text_a = timed(a)
     _, _, text_b = timed(b)
     if same_text and text_a.strip() != text_b.strip():
-        sys.exit(f"{label}: the answers differ (not the same work):\n"
-                 f"ovtool: {text_a[:300]!r}\nplain:  {text_b[:300]!r}")
+        sys.exit(
+            f"{label}: the answers differ (not the same work):\novtool: {text_a[:300]!r}\nplain:  {text_b[:300]!r}"
+        )
     walls, cpus, ratios = [], [], []
     for _ in range(pairs):
         wa, ca, _ = timed(a)
