@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ovtool.recipe.sections.sweep import SweepSection
-from ovtool.sweep.table import TrialRow
+from ovtool.sweep.table import IR_SIZE_SOURCE, TRIAL_IR_SIZE, TrialRow, missed_gates
+
+SIZE_COLUMN = "trial IR MiB"  # the trial's own model, never the source it was made from
+FRONT, FRONT_IGNORING_GATES, WINNER = " ◆", " ◇", " ★"
 
 
 @dataclass
@@ -27,6 +30,9 @@ class SweepResult:
     front: list[str] = field(default_factory=list)  # trial ids on the feasible Pareto front
     best: str | None = None
     why: str = ""
+    # no trial met the gates: the front of every finished trial, gates ignored, and the closest ones
+    front_ignoring_gates: list[str] = field(default_factory=list)
+    closest: list[str] = field(default_factory=list)
     started_at: str = ""
     finished_at: str | None = None
     complete: bool = False  # every valid trial has run (False while running or after Ctrl-C)
@@ -42,6 +48,8 @@ class SweepResult:
             "choose": self.sweep.choose.model_dump() if self.sweep.choose else None,
             "trials": [r.as_dict() for r in self.rows],
             "front": self.front,
+            "front_ignoring_gates": self.front_ignoring_gates,
+            "closest": self.closest,
             "best": self.best,
             "why": self.why,
         }
@@ -70,13 +78,14 @@ def _fmt(value: Any) -> str:
 
 
 def table(result: SweepResult) -> tuple[list[str], list[list[str]]]:
-    """The trial table: id, every axis, every objective, size, status, front/winner marks."""
+    """The trial table: id, every axis, every objective, the trial's IR size, status, front/winner marks."""
     axes = list(result.sweep.axes)
     names = [o.metric for o in result.sweep.objectives]
-    columns = ["trial", *axes, *[f"{o.metric} ({o.goal})" for o in result.sweep.objectives], "size MB", "status"]
+    columns = ["trial", *axes, *[f"{o.metric} ({o.goal})" for o in result.sweep.objectives], SIZE_COLUMN, "status"]
     rows = []
     for row in result.rows:
-        mark = " ★" if row.id == result.best else (" ◆" if row.id in result.front else "")
+        mark = (WINNER if row.id == result.best else FRONT if row.id in result.front
+                else FRONT_IGNORING_GATES if row.id in result.front_ignoring_gates else "")  # fmt: skip
         status = row.status + (" (reused)" if row.reused else "") + (f": {row.error}" if row.error else "")
         rows.append([row.id + mark, *[_fmt(row.values.get(a)) for a in axes],
                      *[_fmt(row.objectives.get(n)) for n in names], _fmt(row.size_mb), status])  # fmt: skip
@@ -88,14 +97,45 @@ def markdown(result: SweepResult) -> str:
     lines = ["# Sweep report", ""]
     done = sum(r.finished for r in result.rows)
     lines.append(f"{len(result.rows)} trials, {done} finished, {sum(r.feasible for r in result.rows)} meet the "
-                 f"gates, {len(result.front)} on the Pareto front (◆), winner ★."
+                 f"gates, {len(result.front)} on the Pareto front (◆)" + (", winner ★." if result.best else ".")
+                 + (f" None meets the gates: {len(result.front_ignoring_gates)} on the Pareto front with the gates "
+                    "ignored (◇), shown below; no winner (exit 3)." if result.front_ignoring_gates else "")
                  + ("" if result.complete else " **Incomplete**: re-run the same command to resume."))  # fmt: skip
     lines += ["", "## Winner", "", f"**{result.best}**: {result.why}" if result.best else result.why or "none", ""]
+    lines += _no_winner(result)
     lines += ["## Trials", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += ["", "Each trial is a normal run: `trials/<id>/run.json` and `report.md` hold its numbers; "
-              "`best.yaml` is the winner's recipe; `model` links to its model.", ""]  # fmt: skip
+    lines += ["", legend(result), "",
+              "Each trial is a normal run: `trials/<id>/run.json` and `report.md` hold its numbers; `best.yaml` is "
+              "the winner's recipe; `model` links to its model.", ""]  # fmt: skip
     return "\n".join(lines)
+
+
+def legend(result: SweepResult) -> str:
+    """What the marks and the size column mean."""
+    marks = "◆ on the Pareto front of the trials that meet the gates; ★ the winner"
+    if result.front_ignoring_gates:
+        marks += "; ◇ on the Pareto front with the gates ignored (no trial meets them)"
+    return f"{marks}. {SIZE_COLUMN}: the trial's own model, {IR_SIZE_SOURCE}."
+
+
+def _no_winner(result: SweepResult) -> list[str]:
+    """No trial meets the gates: the unconstrained front and the closest trials, each with its numbers."""
+    if not result.front_ignoring_gates and not result.closest:
+        return []
+    rows = {r.id: r for r in result.rows}
+    names = [o.metric for o in result.sweep.objectives]
+
+    def numbers(tid: str) -> str:
+        return ", ".join(f"{n} {_fmt(rows[tid].objectives.get(n))}" for n in names)
+
+    lines = ["## Pareto front, gates ignored (no trial meets the gates: exit 3)", "",
+             "Not a winner: the trade-offs the sweep found, to choose the next sweep's axes or gates from.", ""]
+    lines += [f"- ◇ {tid}: {numbers(tid)}" for tid in result.front_ignoring_gates]
+    lines += ["", "Closest to the gates (smallest summed shortfall relative to each threshold):", ""]
+    for tid in result.closest:
+        lines.append(f"- {tid}: {missed_gates(rows[tid]) or 'gates not measured'}; {numbers(tid)}")
+    return [*lines, ""]
 
 
 def plots(result: SweepResult) -> list[tuple[str, bytes]]:
@@ -106,8 +146,8 @@ def plots(result: SweepResult) -> list[tuple[str, bytes]]:
         return []
     quality = objectives[0]
     pairs: list[tuple[str, str, Any]] = [(o.metric, f"{o.metric} ({o.goal})", o) for o in objectives[1:]]
-    if any(r.size_mb is not None for r in finished):
-        pairs.append(("size_mb", "size (MB, min)", None))
+    if TRIAL_IR_SIZE not in [o.metric for o in objectives] and any(r.size_mb is not None for r in finished):
+        pairs.append(("size_mb", f"{SIZE_COLUMN} (min)", None))
     out = []
     for key, label, objective in pairs:
         def x_of(row: TrialRow, key: str = key, objective: Any = objective) -> float | None:
@@ -125,10 +165,12 @@ def _scatter(points: list[tuple[float, float, TrialRow]], xlabel: str, ylabel: s
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ignored = set(result.front_ignoring_gates)  # set only when no trial meets the gates
     groups = {
-        "infeasible (gates)": ([p for p in points if not p[2].feasible], "#bbbbbb", "x"),
+        "infeasible (gates)": ([p for p in points if not p[2].feasible and p[2].id not in ignored], "#bbbbbb", "x"),
         "feasible": ([p for p in points if p[2].feasible and p[2].id not in result.front], "#4c78a8", "o"),
         "Pareto front": ([p for p in points if p[2].id in result.front], "#e45756", "D"),
+        "Pareto front, gates ignored": ([p for p in points if p[2].id in ignored], "#f58518", "D"),
     }
     for label, (group, color, marker) in groups.items():
         if group:
@@ -155,7 +197,12 @@ def render_html(result: SweepResult) -> str:
         parts.append("<p><b>Incomplete</b>: re-run the same command to resume.</p>")
     parts.append("<h2>Trials</h2><table><tr>" + "".join(f"<th>{esc(c)}</th>" for c in columns) + "</tr>")
     parts += ["<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>" for row in rows]
-    parts.append("</table><p>◆ on the Pareto front of the trials that meet the gates; ★ the winner.</p>")
+    parts.append(f"</table><p>{esc(legend(result))}</p>")
+    no_winner = _no_winner(result)
+    if no_winner:
+        parts.append(f"<h2>{esc(no_winner[0].removeprefix('## '))}</h2>")
+        parts.append("<ul>" + "".join(f"<li>{esc(line[2:])}</li>" for line in no_winner[1:] if line.startswith("- "))
+                     + "</ul>")  # fmt: skip
     for title, data in plots(result):
         encoded = base64.b64encode(data).decode()
         parts.append(f"<h2>{esc(title)}</h2><img alt='{esc(title)}' src='data:image/png;base64,{encoded}'>")

@@ -126,7 +126,8 @@ def _reused_row(trial: Trial, loaded: LoadedRecipe) -> TrialRow | None:
         return None
     if run_json.get("recipe_sha256") != trial.loaded.sha256():
         return None  # the recipe changed since: the old result answers another question
-    return finished_row(trial.id, trial.values, run_json, _objectives(loaded), reused=True, exit_code=None)
+    return finished_row(trial.id, trial.values, run_json, _objectives(loaded), trial_dir=trial.out_dir,
+                        reused=True, exit_code=None)  # fmt: skip
 
 
 def _objectives(loaded: LoadedRecipe) -> list[Objective]:
@@ -136,7 +137,7 @@ def _objectives(loaded: LoadedRecipe) -> list[Objective]:
 
 def _row(trial: Trial, outcome: TrialOutcome, loaded: LoadedRecipe) -> TrialRow:
     if outcome.ok and outcome.run_json is not None:
-        return finished_row(trial.id, trial.values, outcome.run_json, _objectives(loaded),
+        return finished_row(trial.id, trial.values, outcome.run_json, _objectives(loaded), trial_dir=trial.out_dir,
                             reused=False, exit_code=outcome.exit_code)  # fmt: skip
     return TrialRow(trial.id, trial.values, "failed", exit_code=outcome.exit_code, error=outcome.error)
 
@@ -149,20 +150,32 @@ def _say(row: TrialRow) -> str:
 
 
 def _rank(result: SweepResult) -> None:
-    """The Pareto front of the feasible trials and the winner on it (see docs/sweep.md, 'The winner')."""
+    """The Pareto front of the feasible trials and the winner on it (see docs/sweep.md, 'The winner').
+
+    When no trial meets the gates, the front of every finished trial with the gates ignored and the
+    trials closest to meeting them are recorded instead: what the next sweep should start from.
+    """
     objectives = result.sweep.objectives
     goals = [o.goal for o in objectives]
     feasible = [r for r in result.rows if r.feasible]
     points = [[r.objectives.get(o.metric) for o in objectives] for r in feasible]
     front = pareto.pareto_front(points, goals)
     result.front = [feasible[i].id for i in front]
+    finished = [r for r in result.rows if r.finished]
+    result.front_ignoring_gates, result.closest = [], []
+    if not feasible and finished:
+        every = [[r.objectives.get(o.metric) for o in objectives] for r in finished]
+        result.front_ignoring_gates = [finished[i].id for i in pareto.pareto_front(every, goals)]
+        result.closest = [r.id for r in sorted(finished, key=gate_miss)[:CLOSEST]]
     choose = result.sweep.choose
     by_name = choose.by if choose else objectives[0].metric
     by = [o.metric for o in objectives].index(by_name)
     tolerance = choose.tolerance_pct if choose else 0.0
     winner = pareto.choose(points, goals, front, by=by, tolerance_pct=tolerance)
     if winner is None:
-        result.best, result.why = None, "no trial met the gates"
+        rows = {r.id: r for r in result.rows}
+        closest = "; ".join(describe_miss(rows[i]) for i in result.closest)
+        result.best, result.why = None, "no trial met the gates" + (f"; closest: {closest}" if closest else "")
         return
     row = feasible[winner]
     result.best = row.id
@@ -207,5 +220,6 @@ def _verdict(result: SweepResult) -> None:
         errors = "; ".join(f"{r.id}: {r.error}" for r in result.rows[:2])
         raise WorkFailed(f"every trial failed: {errors}")
     if result.best is None:
-        closest = sorted(finished, key=gate_miss)[:CLOSEST]
-        raise GateFailed("no trial meets the gates; closest: " + "; ".join(describe_miss(r) for r in closest))
+        rows = {r.id: r for r in result.rows}
+        closest = "; ".join(describe_miss(rows[i]) for i in result.closest)
+        raise GateFailed(f"no trial meets the gates; closest: {closest}")

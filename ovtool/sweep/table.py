@@ -7,12 +7,15 @@ own run.json files, so a resumed sweep shows the same numbers the trials publish
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ovtool.recipe.sections.sweep import Objective
 
-# Metric names a stage reports its compressed model's size under (the size plot, when size is no objective).
-SIZE_METRICS = ("ir_size_mb", "size_compressed_mb", "size_mb", "model_size_mb")
+# The objective that means "this trial's own IR" (convert's `ir_size_mb` is the source before compression:
+# `convert.ir_size_mb` still names that one).
+TRIAL_IR_SIZE = "ir_size_mb"
+IR_SIZE_SOURCE = "openvino_model.xml + .bin of trials/<id>/model"
 FINISHED = ("ok", "gate_failed")  # published a run.json: not redone on resume
 
 
@@ -27,7 +30,7 @@ class TrialRow:
     exit_code: int | None = None
     error: str | None = None
     objectives: dict[str, float | None] = field(default_factory=dict)
-    size_mb: float | None = None
+    size_mb: float | None = None  # the trial's own IR (MiB), see trial_ir_size_mb
     gates: list[dict[str, Any]] = field(default_factory=list)
     duration_s: float | None = None
 
@@ -65,14 +68,38 @@ def metric_value(run_json: dict[str, Any], name: str) -> float | None:
     return None
 
 
+def trial_ir_size_mb(trial_dir: Path) -> float | None:
+    """The size (MiB, 2 decimals like the stages' own size metrics) of the IR the trial published.
+
+    Measured on `trial_dir/model` (the last model stage's output): every stage's size metric counts
+    openvino_model.xml + .bin, and the run.json metric names differ by stage (convert: ir_size_mb of
+    the source, quantize: size_compressed_mb), so the files are the one answer that is always the
+    trial's. A model saved under other names counts each .xml with its .bin.
+    """
+    model = trial_dir / "model"
+    xmls = [model / "openvino_model.xml"] if (model / "openvino_model.xml").is_file() else sorted(model.glob("*.xml"))
+    if not xmls:
+        return None
+    try:
+        size = sum(x.stat().st_size + (b.stat().st_size if (b := x.with_suffix(".bin")).is_file() else 0)
+                   for x in xmls)  # fmt: skip
+    except OSError:
+        return None
+    return round(size / 2**20, 2)
+
+
 def finished_row(tid: str, values: dict[str, Any], run_json: dict[str, Any], objectives: list[Objective],
-                 *, reused: bool, exit_code: int | None) -> TrialRow:  # fmt: skip
-    """The row of a trial that published its run.json."""
+                 *, trial_dir: Path, reused: bool, exit_code: int | None) -> TrialRow:  # fmt: skip
+    """The row of a trial that published its run.json (into `trial_dir`).
+
+    The objective `ir_size_mb` (unqualified) is the trial's own IR size, not convert's size of the
+    source IR that every trial of a quantization sweep shares.
+    """
     status = "ok" if run_json.get("status") == "ok" else "gate_failed"
-    size = next((v for name in SIZE_METRICS if (v := metric_value(run_json, name)) is not None), None)
+    size = trial_ir_size_mb(trial_dir)
+    found = {o.metric: size if o.metric == TRIAL_IR_SIZE else metric_value(run_json, o.metric) for o in objectives}
     return TrialRow(
-        id=tid, values=values, status=status, reused=reused, exit_code=exit_code,
-        objectives={o.metric: metric_value(run_json, o.metric) for o in objectives},
+        id=tid, values=values, status=status, reused=reused, exit_code=exit_code, objectives=found,
         size_mb=size, gates=list(run_json.get("gates") or []), duration_s=run_json.get("duration_s"),
     )  # fmt: skip
 
@@ -92,12 +119,18 @@ def gate_miss(row: TrialRow) -> float:
     return miss
 
 
+def missed_gates(row: TrialRow) -> str:
+    """`gate value vs threshold, …` of the gates the trial did not meet ('' when none)."""
+    return ", ".join(f"{g.get('gate')} {_num(g.get('value'))} vs {_num(g.get('threshold'))}"
+                     for g in row.gates if g.get("passed") is False)  # fmt: skip
+
+
 def describe_miss(row: TrialRow) -> str:
     """`<id> (gate value vs threshold, …)` for the exit-3 message."""
-    parts = [f"{g.get('gate')} {_num(g.get('value'))} vs {_num(g.get('threshold'))}"
-             for g in row.gates if g.get("passed") is False]  # fmt: skip
-    return f"{row.id} ({', '.join(parts)})" if parts else row.id
+    parts = missed_gates(row)
+    return f"{row.id} ({parts})" if parts else row.id
 
 
 def _num(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    """6 significant digits: a threshold such as 0.99999 must not print as 1."""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
