@@ -2,16 +2,35 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The tested set of every package (all extras + dev), made by `make lock`; installs use it as constraints.
+LOCK := requirements/lock.txt
 
-.PHONY: install assets test test-fast lint demo clean
+.PHONY: install assets warm lock wheel test test-fast lint demo clean
 
-install: $(BIN)/ovtool assets
+install: $(BIN)/ovtool assets warm
 
-$(BIN)/ovtool: pyproject.toml
+# Everything (core + hf + train + ray + dev) so CI runs every test; pinned by the lock.
+$(BIN)/ovtool: pyproject.toml $(LOCK)
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,ray]'
+	$(BIN)/pip install -q -c $(LOCK) -e '.[all,dev]'
 	touch $@
+
+# Regenerate the lock after changing pyproject.toml: keeps the current pins that still fit;
+# `make lock UPGRADE=1` moves every pin to the newest release the ranges allow. uv comes from [dev].
+lock:
+	test -x $(BIN)/uv || $(BIN)/pip install -q 'uv>=0.9,<1'
+	$(BIN)/uv pip compile pyproject.toml --extra all --extra dev --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 -c requirements/lock-constraints.in -o $(LOCK) \
+		$(if $(UPGRADE),--upgrade)
+
+# NNCF compiles its torch CPU kernels on first use (minutes on a busy machine): do it now, not in a test.
+warm: $(BIN)/ovtool
+	$(BIN)/python scripts/warm_nncf.py
+
+# The wheel ovtool ships (recipe starters and schema inside) into dist/
+wheel: $(BIN)/ovtool
+	$(BIN)/python -m build --wheel --outdir dist .
 
 assets: $(BIN)/ovtool
 	$(BIN)/python scripts/fetch_assets.py
@@ -31,4 +50,4 @@ demo: install
 	HF_HUB_OFFLINE=1 $(BIN)/ovtool run recipes/smollm2-int4-quickstart.yaml --overwrite
 
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs .pytest_cache dist build

@@ -18,6 +18,7 @@ from typing import Any
 from ovtool import console
 from ovtool.context import ModelRef, Pending, StageContext
 from ovtool.errors import UserError
+from ovtool.extras import require, require_for_source
 from ovtool.ir_folder import MODEL_XML, TOKENIZER_XMLS, IRFolder
 from ovtool.recipe.sections.benchmark import INPUT_PLACEHOLDER, MODEL_PLACEHOLDER, BenchmarkSection
 from ovtool.results import Metric, StageResult
@@ -111,7 +112,7 @@ def preflight(section: BenchmarkSection, ctx: StageContext) -> None:
     for source in sources:
         if isinstance(source, Pending):
             continue
-        detect_format(source)
+        require_for_source(detect_format(source))  # a non-IR model is converted first
         xml = find_ir_xml(Path(source))
         if xml is not None:
             _check_ir(xml, section)
@@ -120,6 +121,8 @@ def preflight(section: BenchmarkSection, ctx: StageContext) -> None:
     data_path = section.data.path if section.data is not None else None
     if data_path is not None and not exists_or_pending(data_path, ctx.input.dataset):
         raise UserError(f"benchmark.data.path: {data_path} not found")
+    if section.pytorch_baseline:
+        require("hf", "benchmark.pytorch_baseline (a PyTorch baseline)", ("torch",))
     if isinstance(section.pytorch_baseline, str) and not (Path(section.pytorch_baseline) / "config.json").exists():
         raise UserError(f"benchmark.pytorch_baseline: {section.pytorch_baseline} is not a Hugging Face folder")
     gates = ctx.input.gates

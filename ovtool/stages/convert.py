@@ -8,6 +8,7 @@ from typing import Any
 
 from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
+from ovtool.extras import require_for_source
 from ovtool.ir_folder import MODEL_XML, TOKENIZER_XMLS, IRFolder
 from ovtool.model_files import detect_format, find_ir_xml
 from ovtool.recipe.sections.convert import ConvertSection
@@ -33,6 +34,7 @@ def preflight(section: ConvertSection, ctx: StageContext) -> None:
         return
     fmt = detect_format(source, section.source_format)
     check_options(section, fmt)
+    require_for_source(fmt)  # HF/GGUF/PyTorch sources need ovtool[hf]: exit 2 now, not an ImportError later
     if fmt == "gguf":
         _gguf_file(source)  # a corrupt GGUF fails here, in a second, not after loading weights
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
+from ovtool.extras import require
 from ovtool.recipe.sections.distill import DistillSection
 from ovtool.results import Metric, Plot, StageResult, Table
 from ovtool.scratch import owned_tempdir
@@ -21,6 +22,7 @@ from ovtool.stages.base import Stage
 def preflight(section: DistillSection, ctx: StageContext) -> None:
     from ovtool.training.models import check_torch_source
 
+    require("train", "distilling a model")
     model = ctx.input.model
     if model is not None and not isinstance(model, Pending):  # an earlier stage's output is checked in run
         source = check_torch_source(model, "distill")

@@ -13,6 +13,7 @@ from typing import Any
 
 from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
+from ovtool.extras import require
 from ovtool.recipe.sections.prune import PruneSection
 from ovtool.results import Metric, Plot, StageResult, Table
 from ovtool.scratch import owned_tempdir
@@ -27,6 +28,7 @@ NO_SPEEDUP_NOTE = (
 def preflight(section: PruneSection, ctx: StageContext) -> None:
     from ovtool.training.models import check_torch_source
 
+    require("train", "pruning a model")
     assert section.data is not None and section.data.path is not None
     source = ctx.input.model
     if source is not None and not isinstance(source, Pending):  # an earlier stage's output is checked in run

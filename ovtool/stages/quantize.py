@@ -10,6 +10,7 @@ from typing import Any
 from ovtool import console
 from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
+from ovtool.extras import require, require_for_source
 from ovtool.ir_folder import IRFolder
 from ovtool.model_files import detect_format, find_ir_xml
 from ovtool.recipe.sections.quantize import QuantizeSection
@@ -47,6 +48,8 @@ def preflight(section: QuantizeSection, ctx: StageContext) -> None:
                        ("accuracy_control.validation", getattr(section.accuracy_control, "validation", None))):
         if spec is not None:
             check_spec(spec, role)
+    if section.quality.embedding_model is not None:
+        require("hf", "quantize.quality.embedding_model (answers embedded in PyTorch)", ("torch",))
     if section.weights is None and section.mode == "int8" and section.target_device in ("any", "cpu", "cpu_spr"):
         from ovtool.stages.precision import host_ptq_warning
 
@@ -62,6 +65,7 @@ def preflight(section: QuantizeSection, ctx: StageContext) -> None:
     if source is None or isinstance(source, Pending):  # not produced yet: checked when it exists, in run
         return
     fmt = detect_format(source)
+    require_for_source(fmt)  # a non-IR input is converted first
     xml = find_ir_xml(Path(source)) if fmt == "ir" else None
     if xml is not None and section.weights is not None:
         from ovtool.backends.nncf.nncf_weights import check_group_size

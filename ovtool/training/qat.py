@@ -11,12 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from ovtool.recipe.sections.distill import QatSpec
+from ovtool.training.nncf_kernels import ensure_cpu_kernels
 
 
 def quantize_for_training(model: Any, calibration: list[dict[str, Any]], spec: QatSpec) -> Any:
     """Insert NNCF fake quantizers (transformer patterns, ranges from `calibration` batches)."""
     import nncf
 
+    ensure_cpu_kernels()  # compiled here (told, timed, no time limit), not inside NNCF's 60 s limit
     model.eval()
     dataset = nncf.Dataset(calibration, lambda batch: {k: v for k, v in batch.items() if k != "labels"})
     preset = nncf.QuantizationPreset.MIXED if spec.preset == "mixed" else nncf.QuantizationPreset.PERFORMANCE
