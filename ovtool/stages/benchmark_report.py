@@ -175,14 +175,26 @@ def static_metrics(records: list[StaticRecord], pytorch: TorchRecord | None) -> 
 
 
 def llm_metrics(records: list[LLMRecord]) -> dict[str, Metric]:
+    """Every figure warm (after `warmup` generations) and defined; docs/benchmark.md maps them to other tools."""
     metrics: dict[str, Metric] = {}
     for r in records:
         label = r.label
         metrics[f"{label}.generation_tokens_per_s"] = Metric(
-            r.generation_tokens_per_s, "tokens/s", "mean over prompt/output lengths"
-        )
-        metrics[f"{label}.ttft_ms"] = Metric(r.ttft_ms_longest_prompt, "ms", "at the longest prompt")
-        metrics[f"{label}.tpot_ms"] = Metric(r.tpot_ms, "ms", "mean over prompt/output lengths")
+            r.generation_tokens_per_s, "tokens/s", "warm: steady-state decode rate, openvino_genai's throughput "
+            "(1000 / TPOT; llm_bench's and optimum-intel's tokens/s), mean over prompt/output lengths"
+        )  # fmt: skip
+        metrics[f"{label}.ttft_ms"] = Metric(r.ttft_ms_longest_prompt, "ms",
+                                             "warm: time to first token (prefill) at the longest prompt")  # fmt: skip
+        metrics[f"{label}.tpot_ms"] = Metric(r.tpot_ms, "ms", "warm: time per output token after the first, mean "
+                                             "over prompt/output lengths")  # fmt: skip
+        longest = max(r.points, key=lambda p: p.prompt_tokens)
+        if longest.ttft_ms:
+            metrics[f"{label}.prefill_tokens_per_s"] = Metric(
+                round(longest.prompt_tokens * 1000 / longest.ttft_ms, 1), "tokens/s",
+                "warm: prompt tokens / TTFT at the longest prompt",
+            )  # fmt: skip
+        metrics[f"{label}.load_s"] = Metric(round(r.pipeline_load_ms / 1000, 3), "s",
+                                            "cold: LLMPipeline construction (read and compile the IR)")  # fmt: skip
         if r is not records[0] and r.ratios.speedup is not None:
             metrics[f"{label}.speedup"] = Metric(r.ratios.speedup, "x", f"tokens/s vs {records[0].label}")
     return metrics

@@ -48,6 +48,13 @@ def test_smollm2_llm_metrics_and_failing_ttft_gate(smollm2_fp16_ir: Path, tmp_pa
     gates = run["stages"][0]["gate_values"]
     assert gates["tokens_per_s"] == record["generation_tokens_per_s"] > 0.5
     assert gates["ttft_ms"] == record["ttft_ms_longest_prompt"]
+    metrics = run["stages"][0]["metrics"]
+    label = record["label"]
+    longest = record["points"][-1]
+    assert metrics[f"{label}.prefill_tokens_per_s"]["value"] == pytest.approx(32_000 / longest["ttft_ms"], rel=0.01)
+    assert metrics[f"{label}.load_s"]["value"] == pytest.approx(record["pipeline_load_ms"] / 1000, abs=0.001)
+    assert all(metrics[f"{label}.{name}"]["description"].startswith("warm:")
+               for name in ("generation_tokens_per_s", "tpot_ms", "ttft_ms", "prefill_tokens_per_s"))  # fmt: skip
     assert record["weight_precisions"].get("f16", 0) > 100_000_000
     rows = list(csv.DictReader((out / "report.csv").open()))
     assert [(r["prompt_tokens"], r["output_tokens"]) for r in rows] == [("16", "8"), ("32", "8")]

@@ -29,6 +29,8 @@ def test_answer_contains_paris_stdout_is_text_only(smollm2_fp16_ir: Path) -> Non
     assert stdout.count("\n") == 1  # the text, nothing else: `> answer.txt` works
     for metric in ("TTFT", "TPOT", "tokens/s", "peak RSS"):
         assert metric in stderr
+    line = next(line for line in stderr.splitlines() if "warm decode" in line)
+    assert "(cold," in line and "load" in line  # the warm decode rate beside the cold wall figure
 
 
 @pytest.mark.slow
@@ -53,6 +55,13 @@ def test_batch_jsonl_run_json_template_and_greedy_determinism(smollm2_fp16_ir: P
     for key in ("ttft_ms", "tpot_ms", "tokens_per_s", "peak_rss_mb"):
         assert metrics[key]["value"] > 0, key
     assert metrics["prompts"]["value"] == 4 and metrics["generated_tokens"]["value"] > 4
+    # cold wall rate (prefill included) vs the warm decode rate from TPOT, each with its definition
+    assert metrics["decode_tokens_per_s"]["value"] == pytest.approx(1000 / metrics["tpot_ms"]["value"], rel=0.01)
+    assert metrics["tokens_per_s"]["value"] < metrics["decode_tokens_per_s"]["value"]
+    assert metrics["decode_tokens_per_s"]["description"].startswith("warm:")
+    assert "cold" in metrics["tokens_per_s"]["description"]
+    assert metrics["prefill_tokens_per_s"]["value"] > 0 and metrics["load_s"]["value"] > 0
+    assert stage["details"]["speed_figures"]["warm"] == ["decode_tokens_per_s", "tpot_ms"]
     # the chat template is applied: the prompt became a templated conversation (37 tokens, not 7)
     assert stage["details"]["chat_template_applied"] is True
     assert records[0]["input_tokens"] > 20
