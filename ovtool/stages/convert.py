@@ -22,10 +22,13 @@ def check_options(section: ConvertSection, fmt: str) -> None:
     """Option combinations that cannot work for this source format (caught before any work)."""
     if section.task and fmt not in ("hf", "gguf"):
         raise UserError(f"convert.task applies to Hugging Face and GGUF models, not to {fmt}")
-    if section.inputs and fmt in ("hf", "gguf"):
-        raise UserError(f"convert.inputs applies to ONNX/TFLite/TF/Paddle/PyTorch files, not to {fmt}")
+    if section.inputs and fmt == "gguf":
+        raise UserError(f"convert.inputs applies to Hugging Face, ONNX, TFLite, TF, Paddle and PyTorch models, "
+                        f"not to {fmt}")  # fmt: skip
     if section.trust_remote_code and fmt != "hf":
         raise UserError(f"convert.trust_remote_code applies to Hugging Face models, not to {fmt}")
+    if section.library and fmt != "hf":
+        raise UserError(f"convert.library applies to Hugging Face models, not to {fmt}")
 
 
 def preflight(section: ConvertSection, ctx: StageContext) -> None:
@@ -37,6 +40,32 @@ def preflight(section: ConvertSection, ctx: StageContext) -> None:
     require_for_source(fmt)  # HF/GGUF/PyTorch sources need ovtool[hf]: exit 2 now, not an ImportError later
     if fmt == "gguf":
         _gguf_file(source)  # a corrupt GGUF fails here, in a second, not after loading weights
+    spec = section.weights_spec()
+    if section.dataset is not None:
+        _check_dataset(section)
+    xml = find_ir_xml(Path(source)) if fmt == "ir" else None
+    if spec is not None and xml is not None:
+        _check_group_size(xml, spec)
+
+
+def _check_dataset(section: ConvertSection) -> None:
+    from ovtool.data.calibration import check_spec
+
+    assert section.dataset is not None
+    path = section.dataset.path
+    if path is not None and not path.startswith("@dataset") and not Path(path).exists():
+        raise UserError(f"convert.dataset.path: {path} not found")
+    check_spec(section.dataset, "calibration")
+
+
+def _check_group_size(xml: Path, spec: Any) -> None:
+    """The quantize stage's check, its message naming convert's keys."""
+    from ovtool.backends.nncf.nncf_weights import check_group_size
+
+    try:
+        check_group_size(xml, spec)
+    except UserError as exc:
+        raise UserError(str(exc).replace("quantize.weights.", "convert.")) from exc
 
 
 def _gguf_file(source: str) -> Path:
@@ -71,8 +100,10 @@ def convert_to_ir(source: str, section: ConvertSection, out_dir: Path, ctx: Stag
             save_ir(model, IRFolder.at(out_dir).xml, fp16=fp16)
         facts["weight_format"] = section.weight_format or "fp16"
         facts["weight_format_default"] = section.weight_format is None
-    if section.weight_format == "int8":
-        _compress_int8(out_dir, ctx)
+    spec = section.weights_spec()
+    if spec is not None:
+        facts["weight_compression"] = _compress_weights(out_dir, section, spec, ctx)
+        facts["weight_format"] = f"{section.weight_format} (nncf {spec.mode})"
     return facts
 
 
@@ -101,8 +132,17 @@ def _convert_hf_like(
                 out_dir,
                 task=section.task,
                 trust_remote_code=section.trust_remote_code,
-                fp16=section.weight_format == "fp16",
+                # a compressed format is applied by ovtool after a plain fp32 export (optimum would
+                # otherwise compress models over 1B parameters to int8 on its own first)
+                dtype=section.weight_format if section.weight_format in ("fp16", "fp32")
+                else None if section.weight_format is None else "fp32",
+                library=section.library,
             )
+        if fmt == "hf" and section.inputs:
+            from ovtool.backends.optimum.hf_export import make_static
+
+            with ctx.step("set static input shapes"):
+                facts["static_inputs"] = make_static(IRFolder.at(out_dir).xml, section.inputs)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     facts["weight_format"] = section.weight_format or "fp32 (optimum-cli default; int8 above 1B parameters)"
@@ -142,13 +182,45 @@ def _copy_folder(source: Path, out_dir: Path) -> None:
         raise
 
 
-def _compress_int8(out_dir: Path, ctx: StageContext) -> None:
-    from ovtool.backends.nncf.weights import compress_int8_in_place
+def _compress_weights(out_dir: Path, section: ConvertSection, spec: Any, ctx: StageContext) -> dict[str, Any]:
+    """nncf.compress_weights on every model IR in `out_dir` (not tokenizers), in place, as optimum-cli's
+    --weight-format does after export; returns how it was done, for run.json."""
+    from ovtool.backends.nncf.nncf_weights import compress
+    from ovtool.backends.openvino.ir_info import describe_ir, read_model
+    from ovtool.backends.openvino.ov_convert import save_ir
 
-    with ctx.step("compress weights to int8 (data-free, NNCF)"):
-        for xml in sorted(out_dir.glob("openvino_*.xml")):
-            if xml.name not in TOKENIZER_XMLS:
-                compress_int8_in_place(xml)
+    xmls = [x for x in sorted(out_dir.glob("openvino_*.xml")) if x.name not in TOKENIZER_XMLS]
+    if section.dataset is not None and len(xmls) > 1:
+        raise UserError(f"convert.dataset: data-aware compression of a model exported as {len(xmls)} IRs "
+                        f"({', '.join(x.name for x in xmls)}) is not supported: leave out dataset")  # fmt: skip
+    items = None
+    done: dict[str, Any] = {"tool": "nncf.compress_weights", **spec.model_dump(mode="json", exclude_none=True)}
+    if section.dataset is not None:
+        from ovtool.data.calibration import calibration_and_evaluation
+        from ovtool.data.model_inputs import describe_inputs
+
+        io = describe_inputs(xmls[0], describe_ir(xmls[0]))
+        seed = section.dataset.seed if section.dataset.seed is not None else 0  # convert's output ignores the run seed
+        with ctx.step("load calibration data"):
+            calib, _ = calibration_and_evaluation(section.dataset, None, io, calib_count=spec.subset_size,
+                                                  eval_count=1, seed=seed)  # fmt: skip
+        assert calib is not None
+        items = calib.inputs
+        done["calibration"] = {"path": section.dataset.path, "samples": len(items), "seed": seed}
+    else:
+        done.pop("subset_size", None)
+    for xml in xmls:
+        _check_group_size(xml, spec)
+        with ctx.step(f"nncf.compress_weights {spec.mode} ({xml.name})"):
+            compressed = compress(read_model(xml), spec, items)
+            tmp = xml.with_name(xml.stem + ".compressed.xml")
+            save_ir(compressed, tmp, fp16=False)  # as optimum-cli: the uncompressed rest keeps its precision
+            del compressed
+            tmp.replace(xml)
+            tmp.with_suffix(".bin").replace(xml.with_suffix(".bin"))
+    done["ir_files"] = [x.name for x in xmls]
+    done["data_aware"] = items is not None
+    return done
 
 
 def ensure_ir(source: str, work_dir: Path, ctx: StageContext, section: ConvertSection | None = None) -> Path:

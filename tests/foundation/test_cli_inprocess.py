@@ -310,7 +310,7 @@ def test_shell_completion_offers_commands_and_choices(monkeypatch: pytest.Monkey
         return result.output.split()
 
     assert complete("ovtool conv", 1) == ["convert"]
-    assert complete("ovtool convert --weight-format ", 3) == ["fp32", "fp16", "int8"]
+    assert complete("ovtool convert --weight-format ", 3) == ["fp32", "fp16", "int8", "int4", "mxfp4", "nf4", "cb4"]
     assert "split" in complete("ovtool dataset sp", 2)
     shown = CliRunner().invoke(ROOT_GROUP, ["--show-completion"], prog_name="ovtool")
     assert shown.exit_code == 0 and "_OVTOOL_COMPLETE=complete_bash" in shown.output

@@ -8,7 +8,8 @@ from typing import Any
 from ovtool.errors import UserError, first_line
 
 
-def infer_task_and_library(source: str, task: str | None, trust_remote_code: bool) -> tuple[str, str]:
+def infer_task_and_library(source: str, task: str | None, trust_remote_code: bool,
+                           library: str | None = None) -> tuple[str, str]:
     """The task and library optimum-cli would pick (sentence-transformers folders export as transformers).
 
     optimum cannot infer a task from a local folder; there the task comes from the model class named
@@ -17,9 +18,10 @@ def infer_task_and_library(source: str, task: str | None, trust_remote_code: boo
     from optimum.exporters.openvino.__main__ import infer_library_name, infer_task
 
     try:
-        library = infer_library_name(source)
-        if library == "sentence_transformers":
-            library = "transformers"
+        if library is None:  # as optimum-cli: an inferred sentence_transformers exports as transformers
+            library = infer_library_name(source)
+            if library == "sentence_transformers":
+                library = "transformers"
         if task is None and Path(source).is_dir():
             task = _task_from_config(Path(source), library)
         resolved = infer_task(task or "auto", source, library_name=library, trust_remote_code=trust_remote_code)
@@ -54,20 +56,25 @@ def export_hf(
     *,
     task: str | None,
     trust_remote_code: bool,
-    fp16: bool,
+    dtype: str | None,
+    library: str | None = None,
 ) -> dict[str, Any]:
-    """optimum's main_export with tokenizers converted (LLMs become stateful with tokenizer IR)."""
+    """optimum's main_export with tokenizers converted (LLMs become stateful with tokenizer IR).
+
+    `dtype` fp16/fp32 is optimum-cli's --weight-format fp16/fp32; None lets optimum compress models over
+    1B parameters to int8, as optimum-cli does when no weight format is given.
+    """
     from optimum.exporters.openvino import main_export
     from optimum.intel import OVConfig
 
-    resolved_task, library = infer_task_and_library(source, task, trust_remote_code)
+    resolved_task, library = infer_task_and_library(source, task, trust_remote_code, library)
     try:
         main_export(
             model_name_or_path=source,
             output=out_dir,
             task=resolved_task,
             trust_remote_code=trust_remote_code,
-            ov_config=OVConfig(dtype="fp16") if fp16 else None,
+            ov_config=OVConfig(dtype=dtype) if dtype else None,
             stateful=True,
             convert_tokenizer=True,
             library_name=library,
@@ -83,3 +90,24 @@ def export_hf(
     return {"task": resolved_task, "library": library}
 
 
+def make_static(xml: Path, inputs: dict[str, Any]) -> list[str]:
+    """Reshape an exported IR's inputs to the recipe's shapes (optimum exports dynamic ones), in place.
+
+    Returns the inputs reshaped; an unknown input name or an impossible shape is the user's to fix.
+    """
+    from ovtool.backends.openvino.ir_info import read_model
+    from ovtool.backends.openvino.ov_convert import check_input_names, partial_shape, save_ir
+
+    model = read_model(xml)
+    check_input_names(model, inputs)
+    shapes = {name: partial_shape(spec.shape) for name, spec in inputs.items() if spec.shape is not None}
+    try:
+        model.reshape(shapes)
+    except RuntimeError as exc:
+        raise UserError(f"convert.inputs: cannot reshape {xml.name} to {inputs}: {first_line(exc, 300)}") from exc
+    tmp = xml.with_name(xml.stem + ".static.xml")
+    save_ir(model, tmp, fp16=False)  # weights keep the precision they were exported in
+    del model
+    tmp.replace(xml)
+    tmp.with_suffix(".bin").replace(xml.with_suffix(".bin"))
+    return sorted(shapes)
