@@ -27,8 +27,13 @@ def check_options(section: ConvertSection, fmt: str) -> None:
                         f"not to {fmt}")  # fmt: skip
     if section.trust_remote_code and fmt != "hf":
         raise UserError(f"convert.trust_remote_code applies to Hugging Face models, not to {fmt}")
-    if section.library and fmt != "hf":
-        raise UserError(f"convert.library applies to Hugging Face models, not to {fmt}")
+    hf_only = [k for k in ("library", "variant") if getattr(section, k) is not None]
+    if hf_only and fmt != "hf":
+        raise UserError(f"convert.{hf_only[0]} applies to Hugging Face models, not to {fmt}")
+    llm_only = [k for k in ("pad_token_id",) if getattr(section, k) is not None]
+    llm_only += [k for k in ("stateful", "convert_tokenizer") if not getattr(section, k)]
+    if llm_only and fmt not in ("hf", "gguf"):
+        raise UserError(f"convert.{llm_only[0]} applies to Hugging Face and GGUF models, not to {fmt}")
 
 
 def preflight(section: ConvertSection, ctx: StageContext) -> None:
@@ -137,6 +142,10 @@ def _convert_hf_like(
                 dtype=section.weight_format if section.weight_format in ("fp16", "fp32")
                 else None if section.weight_format is None else "fp32",
                 library=section.library,
+                stateful=section.stateful,
+                convert_tokenizer=section.convert_tokenizer,
+                pad_token_id=section.pad_token_id,
+                variant=section.variant,
             )
         if fmt == "hf" and section.inputs:
             from ovtool.backends.optimum.hf_export import make_static
@@ -248,7 +257,7 @@ def run(section: ConvertSection, ctx: StageContext) -> StageResult:
     total_size = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file())
     work_steps = [s for s in ctx.steps if s.name != "inspect IR"]
     result = StageResult(stage="convert", model_dir=out_dir)
-    if str(facts.get("task", "")).startswith("text-generation") and not tokenizer:
+    if str(facts.get("task", "")).startswith("text-generation") and not tokenizer and section.convert_tokenizer:
         # optimum logs a failed tokenizer conversion only at debug level: say it where users look
         result.warnings.append(
             "no tokenizer/detokenizer IR was produced (openvino_tokenizers could not convert this tokenizer); "

@@ -58,6 +58,10 @@ def export_hf(
     trust_remote_code: bool,
     dtype: str | None,
     library: str | None = None,
+    stateful: bool = True,
+    convert_tokenizer: bool = True,
+    pad_token_id: int | None = None,
+    variant: str | None = None,
 ) -> dict[str, Any]:
     """optimum's main_export with tokenizers converted (LLMs become stateful with tokenizer IR).
 
@@ -75,9 +79,11 @@ def export_hf(
             task=resolved_task,
             trust_remote_code=trust_remote_code,
             ov_config=OVConfig(dtype=dtype) if dtype else None,
-            stateful=True,
-            convert_tokenizer=True,
+            stateful=stateful,
+            convert_tokenizer=convert_tokenizer,
             library_name=library,
+            pad_token_id=pad_token_id,
+            variant=variant,
         )
     except ValueError as exc:
         text = str(exc)

@@ -81,6 +81,15 @@ class ConvertSection(StageSection):
     library: Library | None = Field(
         default=None, description="Hugging Face library that loads the model; inferred when left out."
     )
+    stateful: bool = Field(
+        default=True, description="LLMs keep the KV cache inside the IR (false: optimum-cli --disable-stateful)."
+    )
+    convert_tokenizer: bool = Field(
+        default=True,
+        description="Tokenizer/detokenizer IRs beside the model (false: optimum-cli --disable-convert-tokenizer).",
+    )
+    pad_token_id: int | None = Field(default=None, description="Pad token id for models whose tokenizer has none.")
+    variant: str | None = Field(default=None, description="Load the weights of this variant (e.g. fp16).")
     inputs: dict[str, InputSpec] | None = Field(
         default=None,
         description="Per-input shape/layout, keyed by input name (Hugging Face exports: static shapes set "
