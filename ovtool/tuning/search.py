@@ -68,7 +68,7 @@ class Paired:
     judge: Callable[[Timer], tuple[bool, str, dict[str, float]]]  # quality_ok, what the guard saw, extra figures
     seconds: float
     progress: Progress
-    min_pairs: int = 3
+    min_pairs: int = 2
 
     def first(self, settings: dict[str, Any]) -> tuple[Row, Timer]:
         """The reference: timed alone (it is every later ratio's denominator)."""
