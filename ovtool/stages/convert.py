@@ -16,6 +16,7 @@ from ovtool.results import Metric, StageResult, Table
 from ovtool.stages.base import Stage
 
 FILE_FORMATS = ("onnx", "tflite", "tf", "paddle", "pytorch")
+GROUPED_DEFAULT_128 = ("int4_sym", "int4_asym", "nf4")  # NNCF's group size when none is given
 
 
 def check_options(section: ConvertSection, fmt: str) -> None:
@@ -51,6 +52,31 @@ def preflight(section: ConvertSection, ctx: StageContext) -> None:
     xml = find_ir_xml(Path(source)) if fmt == "ir" else None
     if spec is not None and xml is not None:
         _check_group_size(xml, spec)
+    elif spec is not None:
+        _check_group_size_from_config(source, fmt, spec)
+
+
+def _check_group_size_from_config(source: str, fmt: str, spec: Any) -> None:
+    """A group size that does not divide an LLM's hidden or MLP size fails here, not after minutes of export."""
+    group = spec.group_size if spec.group_size is not None else 128 if spec.mode in GROUPED_DEFAULT_128 else None
+    if group in (None, -1) or spec.group_size_fallback not in (None, "error"):
+        return
+    sizes: list[object] = []
+    if fmt == "gguf":
+        from ovtool.backends.optimum.gguf import read_gguf_metadata
+
+        meta = read_gguf_metadata(_gguf_file(source))
+        arch = meta["general.architecture"]
+        sizes = [meta.get(f"{arch}.embedding_length"), meta.get(f"{arch}.feed_forward_length")]
+    elif fmt == "hf" and (Path(source) / "config.json").is_file():
+        import json
+
+        config = json.loads((Path(source) / "config.json").read_text())
+        sizes = [config.get("hidden_size"), config.get("intermediate_size")]
+    bad = sorted({n for n in sizes if isinstance(n, int) and n > 0 and n % group})
+    if bad:
+        raise UserError(f"convert.group_size {group} does not divide the model's hidden/MLP sizes {bad}: choose a "
+                        f"divisor of {bad[0]} or set convert.group_size_fallback: adjust (or ignore)")  # fmt: skip
 
 
 def _check_dataset(section: ConvertSection) -> None:

@@ -136,6 +136,13 @@ def test_group_size_that_divides_no_layer_fails_before_work_on_an_ir(tmp_path: P
     assert "convert.group_size_fallback" in err
 
 
+def test_group_size_that_does_not_divide_the_llm_fails_before_export(tmp_path: Path) -> None:
+    """SmolLM2-135M's hidden size is 576: NNCF's default group of 128 would fail after the whole export."""
+    code, err = run_main("convert", "-m", SMOLLM2_GGUF, "-o", tmp_path / "o", "--weight-format", "int4")
+    assert code == 2 and "convert.group_size 128 does not divide the model's hidden/MLP sizes [576]" in err, err
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.slow
 def test_onnx_source_with_int8_weights(tmp_path: Path) -> None:
     out = tmp_path / "int8"
