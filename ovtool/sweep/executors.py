@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -112,12 +113,13 @@ def _last_error_line(log: Path, limit: int = 300) -> str | None:
     return None
 
 
-def run_trial(job: TrialJob) -> TrialOutcome:
+def run_trial(job: TrialJob, running: set[subprocess.Popen[bytes]] | None = None) -> TrialOutcome:
     """Run one trial as `ovtool run` in a subprocess; its stderr goes to `OUT/trials/<id>.log`.
 
     `--overwrite` lets a re-run replace a trial that published but did not finish ok (a gate
     failed): ovtool only ever replaces a folder it published. Ctrl-C reaches the child too (same
-    process group); the child's own cleanup runs and the interrupt is re-raised here.
+    process group); the child's own cleanup runs and the interrupt is re-raised here. `running`
+    holds the child while it runs, for a caller in another thread to stop it (`--jobs N`).
     """
     recipe, log = trial_files(job)
     recipe.parent.mkdir(parents=True, exist_ok=True)
@@ -127,29 +129,40 @@ def run_trial(job: TrialJob) -> TrialOutcome:
     argv = [sys.executable, "-m", "ovtool", "run", str(recipe), "-o", str(job.out_dir), "--overwrite"]
     with log.open("w") as stderr:
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr)
+        if running is not None:
+            running.add(proc)
         try:
             code = proc.wait()
         except BaseException:
-            _stop(proc)
+            _stop([proc])
             raise
+        finally:
+            if running is not None:
+                running.discard(proc)
     run_json = read_run_json(job.out_dir) if code in (0, 3) else None
     ok = run_json is not None
     error = None if ok else (_last_error_line(log) or f"ovtool run exited {code}")
     return TrialOutcome(id=job.id, ok=ok, exit_code=code, run_json=run_json, error=error)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """End a trial cleanly: a terminal's Ctrl-C reached it already; else SIGTERM; SIGKILL as a last resort.
+def _stop(procs: list[subprocess.Popen[bytes]], grace: float = 5.0) -> None:
+    """End trials cleanly: a terminal's Ctrl-C reached them already; else SIGTERM; SIGKILL as a last resort.
 
-    SIGINT/SIGTERM let the child's `ovtool run` remove its staging folder (a kill leaves it for the
-    next run of that trial to clean).
+    SIGINT/SIGTERM let each child's `ovtool run` remove its staging folder (a kill leaves it for the
+    next run of that trial to clean). The grace periods run for all the children at once.
     """
-    for step in (proc.terminate, proc.kill):
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
+    for step in ("terminate", "kill"):
+        end = time.monotonic() + grace
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.0, end - time.monotonic()))
+        alive = [proc for proc in procs if proc.poll() is None]
+        if not alive:
             return
-        step()
-    proc.wait()
+        for proc in alive:
+            getattr(proc, step)()
+    for proc in procs:
+        proc.wait()
 
 
 class LocalExecutor:
@@ -164,17 +177,25 @@ class LocalExecutor:
                 yield run_trial(job)
             return
         pending = list(reversed(jobs))
+        children: set[subprocess.Popen[bytes]] = set()
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:  # threads only wait on subprocesses
             running: set[Future[TrialOutcome]] = set()
             try:
                 while pending or running:
                     while pending and len(running) < self.jobs:
-                        running.add(pool.submit(run_trial, pending.pop()))
+                        running.add(pool.submit(run_trial, pending.pop(), children))
                     done, running = wait(running, return_when=FIRST_COMPLETED)
                     for future in done:
                         yield future.result()
-            finally:
+            except BaseException:
+                # Ctrl-C/SIGTERM lands in this thread, not in the workers waiting on their trials: stop the
+                # trials here, or leaving the pool would wait for them to run to the end (a trial that
+                # was just starting joins `children` a moment later: stop again until every worker is back)
                 pending.clear()
+                while running:
+                    _stop(list(children))
+                    _, running = wait(running, timeout=0.5)
+                raise
 
 
 def threads_per_trial(jobs: int) -> int | None:

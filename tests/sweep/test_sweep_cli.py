@@ -145,13 +145,97 @@ def test_sweep_end_to_end_with_interrupt_kill_resume_and_a_failed_trial(tmp_path
 
 
 @pytest.mark.slow
-def test_no_trial_meets_the_gates_exits_3_naming_the_closest(tmp_path: Path) -> None:
-    recipe = _recipe(tmp_path, {"quantize.preset": ["mixed"]}, tmp_path / "out")
+def test_no_trial_meets_the_gates_exits_3_with_the_front_ignoring_gates_and_the_trials_own_ir_size(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    recipe = _recipe(tmp_path, {"quantize.preset": ["mixed", "performance"]}, out)
     data = yaml.safe_load(recipe.read_text())
     data["gates"] = {"min_similarity": 0.99999}
+    data["convert"] = {}  # convert reports the source IR's ir_size_mb: the trials' sizes must not be that one
+    data["sweep"]["objectives"].append({"metric": "ir_size_mb", "goal": "min"})
     recipe.write_text(yaml.safe_dump(data))
     done = run_cli("run", recipe)  # `ovtool run` of a recipe with a sweep: section runs the sweep
     assert done.returncode == 3, done.stderr
-    assert "no trial meets the gates; closest: preset-mixed-" in done.stderr
-    assert "min_similarity" in done.stderr
-    assert not (tmp_path / "out" / "best.yaml").exists()
+    assert "no trial meets the gates; closest: preset-" in done.stderr
+    assert "min_similarity" in done.stderr and "vs 0.99999" in done.stderr
+    assert not (out / "best.yaml").exists() and not (out / "model").exists()
+
+    table = json.loads((out / "sweep.json").read_text())
+    ids = [r["id"] for r in table["trials"]]
+    assert table["front"] == [] and table["best"] is None
+    assert table["front_ignoring_gates"] and set(table["front_ignoring_gates"]) <= set(ids)
+    assert sorted(table["closest"]) == sorted(ids)  # both missed; closest first
+    report = (out / "report.md").read_text()
+    assert "## Pareto front, gates ignored" in report
+    for tid in table["front_ignoring_gates"]:
+        assert f"- ◇ {tid}: output_similarity" in report and f"| {tid} ◇ |" in report
+
+    # the size column and the ir_size_mb objective are each trial's compressed IR, not convert's source IR
+    assert "trial IR MiB" in report and "size MB" not in report
+    for row in table["trials"]:
+        stages = {s["stage"]: s["metrics"] for s in json.loads((out / "trials" / row["id"] / "run.json").read_text())
+                  ["stages"]}  # fmt: skip
+        compressed, source = stages["quantize"]["size_compressed_mb"]["value"], stages["convert"]["ir_size_mb"]["value"]
+        assert compressed < source
+        assert row["size_mb"] == pytest.approx(compressed, abs=0.01)
+        assert row["objectives"]["ir_size_mb"] == row["size_mb"]
+    page = (out / "report.html").read_text()
+    assert "Pareto front, gates ignored" in page
+    assert page.count("data:image/png;base64,") == 2  # vs speedup, vs ir_size_mb (no separate size plot)
+
+def _table(out: Path) -> list[tuple[str, str, int | None, str | None]]:
+    rows = json.loads((out / "sweep.json").read_text())["trials"]
+    return [(r["id"], r["status"], r["exit_code"], r["error"]) for r in rows]
+
+
+@pytest.mark.slow
+def test_jobs_2_runs_trials_at_once_and_gives_the_table_of_jobs_1(tmp_path: Path) -> None:
+    # each sweep gets its own empty stage cache, so both really quantize (no trial borrows the other's model)
+    axes = {"quantize.ignored_scope.names": [[], ["/model.22/dfl/conv/Conv"], ["no_such_node"]]}
+    outs = {jobs: tmp_path / f"jobs{jobs}" for jobs in (2, 1)}
+    for jobs, out in outs.items():
+        (tmp_path / f"recipe{jobs}").mkdir()
+        recipe = _recipe(tmp_path / f"recipe{jobs}", axes, out)
+        done = run_cli("sweep", recipe, "--jobs", jobs, env={"OVTOOL_CACHE": str(tmp_path / f"cache{jobs}")})
+        assert done.returncode == 0, done.stderr
+    two, one = (_table(outs[j]) for j in (2, 1))
+    assert two == one
+    assert [status for _, status, _, _ in two] == ["ok", "ok", "failed"] and "no_such_node" in str(two[2][3])
+
+    # the two trials that quantize ran at the same time under --jobs 2 (their run.json intervals overlap)
+    runs = [json.loads((outs[2] / "trials" / tid / "run.json").read_text()) for tid, *_ in two[:2]]
+    assert runs[0]["started_at"] < runs[1]["finished_at"] and runs[1]["started_at"] < runs[0]["finished_at"]
+    for tid, *_ in two[:2]:  # the same models, the same quality figures
+        models = [(outs[j] / "trials" / tid / "model" / "openvino_model.bin").read_bytes() for j in (2, 1)]
+        assert models[0] == models[1]
+        rows = [{r["id"]: r for r in json.loads((outs[j] / "sweep.json").read_text())["trials"]}[tid] for j in (2, 1)]
+        assert rows[0]["objectives"]["output_similarity"] == pytest.approx(rows[1]["objectives"]["output_similarity"],
+                                                                           abs=1e-4)  # fmt: skip
+    same = [json.loads((outs[j] / "sweep.json").read_text()) for j in (2, 1)]
+    assert same[0]["best"] == same[1]["best"] is not None
+
+
+@pytest.mark.slow
+def test_sigterm_with_jobs_2_stops_both_running_trials_at_once(tmp_path: Path) -> None:
+    # SIGTERM reaches only the sweep (as from `timeout` or a CI runner), not its trials: the sweep must stop
+    # them itself instead of waiting for trials that measure speed for 60 s each
+    out = tmp_path / "out"
+    recipe = _recipe(tmp_path, {"quantize.preset": ["mixed", "performance"]}, out)
+    exe = Path(sys.executable).with_name("ovtool")
+    argv = [str(exe), "sweep", str(recipe), "--jobs", "2", "--set", "quantize.quality.speed_seconds=60"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    trials = out / "trials"
+
+    def both_staging() -> bool:
+        return trials.is_dir() and sum(p.name.startswith(".ovtool-staging-") for p in trials.iterdir()) == 2
+
+    _wait_for(both_staging, proc)
+    start = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, stderr
+    assert time.monotonic() - start < 45  # the trials' speed runs alone last 2 × 60 s
+    assert not [p.name for p in trials.iterdir() if p.name.startswith(".ovtool-staging-")]  # cleaned by the trials
+    table = json.loads((out / "sweep.json").read_text())
+    assert table["complete"] is False and {r["status"] for r in table["trials"]} == {"pending"}
