@@ -7,7 +7,7 @@ LOCK := requirements/lock.txt
 
 .PHONY: install assets warm lock wheel test test-fast lint demo clean
 
-install: $(BIN)/ovtool assets warm
+install: $(BIN)/ovtool assets $(VENV)/.nncf-kernels
 
 # Everything (core + hf + train + ray + dev) so CI runs every test; pinned by the lock.
 $(BIN)/ovtool: pyproject.toml $(LOCK)
@@ -25,8 +25,10 @@ lock:
 		$(if $(UPGRADE),--upgrade)
 
 # NNCF compiles its torch CPU kernels on first use (minutes on a busy machine): do it now, not in a test.
-warm: $(BIN)/ovtool
+# (If the compiled kernels are deleted later, ovtool compiles them again itself, saying so on stderr.)
+warm $(VENV)/.nncf-kernels: $(BIN)/ovtool
 	$(BIN)/python scripts/warm_nncf.py
+	touch $(VENV)/.nncf-kernels
 
 # The wheel ovtool ships (recipe starters and schema inside) into dist/
 wheel: $(BIN)/ovtool
