@@ -169,7 +169,8 @@ def main() -> None:
                 a = [str(OVTOOL), "benchmark", "-m", ir, "--set", "benchmark.prompt_lengths=[32]",
                      "--set", "benchmark.output_lengths=[64]", "--set", "benchmark.repeats=3",
                      "--set", "benchmark.warmup=1", "--set", "benchmark.precision="
-                     f"{props.get('INFERENCE_PRECISION_HINT', 'auto')}"]  # fmt: skip
+                     f"{props.get('INFERENCE_PRECISION_HINT', 'auto')}",
+                     "-o", f"{tmp}/bench-{label}", "--overwrite"]  # fmt: skip
                 b = [sys.executable, str(bench), ir, "32", "64", "4", json.dumps(props), str(passage)]
                 paired(f"benchmark {label}", a, b, args.pairs, same_text=False)
 
