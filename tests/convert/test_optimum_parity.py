@@ -34,13 +34,13 @@ def const_types(xml: Path) -> Counter[str]:
 
 
 def u4_group_sizes(xml: Path) -> set[int]:
-    """The last dimension of every 4-bit Const: the group size of group-wise compressed weights."""
+    """The last dimension of the 4-bit weight Consts [out, groups, group size] (zero points end in 1)."""
     sizes = set()
     for layer in ET.parse(xml).getroot().iter("layer"):
         data = layer.find("data")
         if layer.get("type") == "Const" and data is not None and data.get("element_type") in ("u4", "i4"):
             dims = [int(d) for d in (data.get("shape") or "").split(",") if d]
-            if len(dims) == 3:
+            if len(dims) == 3 and dims[-1] > 1:
                 sizes.add(dims[-1])
     return sizes
 
