@@ -198,12 +198,25 @@ def render_html(result: SweepResult) -> str:
     parts.append("<h2>Trials</h2><table><tr>" + "".join(f"<th>{esc(c)}</th>" for c in columns) + "</tr>")
     parts += ["<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in row) + "</tr>" for row in rows]
     parts.append(f"</table><p>{esc(legend(result))}</p>")
-    no_winner = _no_winner(result)
-    if no_winner:
-        parts.append(f"<h2>{esc(no_winner[0].removeprefix('## '))}</h2>")
-        parts.append("<ul>" + "".join(f"<li>{esc(line[2:])}</li>" for line in no_winner[1:] if line.startswith("- "))
-                     + "</ul>")  # fmt: skip
+    parts += _html_lines(_no_winner(result))
     for title, data in plots(result):
         encoded = base64.b64encode(data).decode()
         parts.append(f"<h2>{esc(title)}</h2><img alt='{esc(title)}' src='data:image/png;base64,{encoded}'>")
     return "\n".join(parts) + "\n"
+
+
+def _html_lines(lines: list[str]) -> list[str]:
+    """The few markdown shapes _no_winner writes (## heading, - item, paragraph) as HTML."""
+    out: list[str] = []
+    for line in lines:
+        if line.startswith("## "):
+            out.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("- "):
+            if not out or out[-1] != "</ul>":
+                out.append("<ul>")
+            else:
+                out.pop()
+            out += [f"<li>{html.escape(line[2:])}</li>", "</ul>"]
+        elif line:
+            out.append(f"<p>{html.escape(line)}</p>")
+    return out
