@@ -29,7 +29,7 @@ EXAMPLES = examples("""
     # the fastest precision / KV cache / dynamic quantization for an LLM IR on this CPU
     tune -m runs/smollm2-int4/model
     # a static model, for throughput, one second per candidate
-    tune -m model.xml --goal throughput --seconds 1 --shape [1,3,320,320]
+    tune -m runs/nudenet/model --goal throughput --seconds 1 --shape [1,3,320,320]
 """)
 
 
