@@ -36,6 +36,7 @@ EXAMPLES = examples("""
 def _body(call: Call) -> None:
     from ovtool import console
     from ovtool.errors import UserError
+    from ovtool.ir_folder import IRFolder
     from ovtool.tuning import api
 
     model, device = call["model"], call["device"].upper()
@@ -45,6 +46,8 @@ def _body(call: Call) -> None:
         raise UserError(f"tune: {model} does not exist: give an OpenVINO IR folder or .xml")
     if call["seconds"] <= 0:
         raise UserError("tune: --seconds must be above 0")
+    if IRFolder.find(model) is None:
+        raise UserError(f"tune: {model} holds no OpenVINO IR: convert it first (`ovtool convert`)")
     tuned = None if call["force"] else api.stored(model, device)
     if tuned is None:
         console.info(f"tune: measuring {model} on {device} ({call['seconds']:g} s per candidate)")
