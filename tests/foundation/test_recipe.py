@@ -38,7 +38,7 @@ def test_valid_recipe_fills_defaults(tmp_path: Path) -> None:
 
 def test_invalid_enum_names_path_and_choices(tmp_path: Path) -> None:
     (problem,) = problems_of(write(tmp_path, "convert: {weight_format: int13}\n"))
-    assert problem == "convert.weight_format: 'int13' is not one of fp32, fp16, int8"
+    assert problem == "convert.weight_format: 'int13' is not one of fp32, fp16, int8, int4, mxfp4, nf4, cb4"
 
 
 def test_misspelt_key_gets_a_suggestion(tmp_path: Path) -> None:
