@@ -231,7 +231,6 @@ def _result(
 
     stats = main.stats
     ttft = sum(stats.ttft_ms) / len(stats.ttft_ms)
-    tpot = sum(stats.tpot_ms) / len(stats.tpot_ms)
     result = StageResult(stage="generate", model_dir=converted_dir)
     result.metrics = speed_metrics(main) | {
         "generated_tokens": Metric(stats.generated_tokens, "tokens", "new tokens, all prompts"),
@@ -262,8 +261,8 @@ def _result(
         result.stdout_text = "\n".join(json.dumps(_record(item, out)) for item, out in zip(items, stats.items,
                                                                                            strict=True))  # fmt: skip
     result.summary = (f"generated {stats.generated_tokens} tokens at {stats.tokens_per_s:.1f} tokens/s "
-                      f"({'after warm-up' if main.warmed else 'cold'}), warm decode {1000 / tpot if tpot else 0:.1f} "
-                      "tokens/s")  # fmt: skip
+                      f"({'after warm-up' if main.warmed else 'cold'}), warm decode "
+                      f"{result.metrics['decode_tokens_per_s'].value:.1f} tokens/s")  # fmt: skip
     return result
 
 

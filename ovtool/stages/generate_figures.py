@@ -39,7 +39,7 @@ def speed_metrics(run: DecodePass) -> dict[str, Metric]:
     """
     stats = run.stats
     ttft = sum(stats.ttft_ms) / len(stats.ttft_ms)
-    tpot = sum(stats.tpot_ms) / len(stats.tpot_ms)
+    tpot = steady_tpot_ms(stats)
     prefill_s = sum(stats.ttft_ms) / 1000
     state = "after one warm-up generation" if run.warmed else "cold: the first calls of a fresh pipeline"
     return {
@@ -48,10 +48,11 @@ def speed_metrics(run: DecodePass) -> dict[str, Metric]:
                                f"included ({state})"),
         "generate_s": Metric(round(stats.wall_s, 3), "s", f"wall time of the generate calls ({state})"),
         "decode_tokens_per_s": Metric(round(1000 / tpot, 2) if tpot else 0.0, "tokens/s",
-                                      "warm: steady-state decode rate, 1000 / TPOT (llm_bench's and "
-                                      "optimum-intel's throughput)"),
+                                      "warm: steady-state decode rate of all sequences, 1000 / TPOT "
+                                      "(llm_bench's 2nd tokens throughput)"),
         "tpot_ms": Metric(round(tpot, 2), "ms/token",
-                          "warm: time per output token after the first (mean over generate calls)"),
+                          "warm: time per output token after the first (openvino_genai's TPOT; a batch's steps "
+                          "divided by its size), mean over calls weighted by their new tokens"),
         "ttft_ms": Metric(round(ttft, 2), "ms",
                           f"time to first token: tokenize + prefill + first decode step, mean over calls ({state})"),
         "prefill_tokens_per_s": Metric(round(sum(stats.call_input_tokens) / prefill_s, 1) if prefill_s else 0.0,
@@ -59,3 +60,10 @@ def speed_metrics(run: DecodePass) -> dict[str, Metric]:
         "load_s": Metric(round(run.load_s, 3), "s", "LLMPipeline construction: read and compile the IR and its "
                          "tokenizer IRs"),
     }  # fmt: skip
+
+
+def steady_tpot_ms(stats: DecodeStats) -> float:
+    """TPOT over all calls, each weighted by the tokens it made: a batch of 3 and a single prompt decode at
+    different per-token times, and their plain mean would misstate the rate the tokens were made at."""
+    weights = stats.call_generated if sum(stats.call_generated) else [1] * len(stats.tpot_ms)
+    return sum(t * w for t, w in zip(stats.tpot_ms, weights, strict=True)) / sum(weights)

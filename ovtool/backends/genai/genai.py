@@ -201,6 +201,7 @@ class DecodeStats:
     ttft_ms: list[float] = field(default_factory=list)
     tpot_ms: list[float] = field(default_factory=list)
     call_input_tokens: list[int] = field(default_factory=list)  # prompt tokens prefilled by each generate call
+    call_generated: list[int] = field(default_factory=list)  # new tokens of each generate call (all its sequences)
     accepted_tokens: int = 0
     draft_tokens: int = 0
     draft_stats: bool = False
@@ -256,6 +257,7 @@ def decode(
         stats.tpot_ms.append(tpot)
         _add_draft_stats(stats, result.extended_perf_metrics)
         stats.call_input_tokens.append(int(pm.get_num_input_tokens()))
+        stats.call_generated.append(generated)
         for offset, (text, reason) in enumerate(zip(result.texts, result.finish_reasons, strict=True)):
             index = start + offset
             if len(chunk) == 1:  # the call's own counts: no second tokenization
