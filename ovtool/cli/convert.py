@@ -95,7 +95,9 @@ def _body(call: Call) -> None:
     if call["list_tasks"]:
         from ovtool import console
         from ovtool.backends.optimum.tasks import supported_tasks
+        from ovtool.extras import require
 
+        require("hf", "listing optimum-intel's export tasks", ("optimum", "optimum.intel"))
         console.result("\n".join(supported_tasks()))
         return
     call.run()
