@@ -45,7 +45,8 @@ class Outcome:
 
     def table(self) -> list[dict[str, Any]]:
         return [{"axis": axis, "settings": row.settings, "ms": round(row.ms, 3), "quality_ok": row.quality_ok,
-                 "quality": row.quality, "chosen": chosen, **{k: round(v, 3) for k, v in row.extra.items()}}
+                 "quality": row.quality, "steady": row.steady, "chosen": chosen,
+                 **{k: round(v, 3) for k, v in row.extra.items()}}
                 for axis, row, chosen in self.tried]  # fmt: skip
 
 
@@ -89,10 +90,12 @@ class Paired:
             try:
                 pairs = _run(lambda t=timer: [base_timer.sample(), t.sample()], self.seconds, self.min_pairs)
                 ratio = statistics.median(b for _, b in pairs) / statistics.median(a for a, _ in pairs)
+                steady = all(b < a for a, b in pairs)
                 ok, quality, extra = self.judge(timer)
             finally:
                 timer.close()
-            rows.append(Row(dict(settings), base.ms * ratio, ok, quality, note=f"{ratio:.3f}x", extra=extra))
+            rows.append(Row(dict(settings), base.ms * ratio, ok, quality, note=f"{ratio:.3f}x", steady=steady,
+                            extra=extra))
         best = _axis(outcome, name, rows) or base
         if best is base:
             return base, base_timer

@@ -20,19 +20,24 @@ class Row:
     quality_ok: bool
     quality: str = ""  # what the guard saw ("same text", "cosine 0.9996")
     note: str = ""
+    steady: bool = True  # faster than the incumbent in every paired sample (False: a win by the median only)
     extra: dict[str, float] = field(default_factory=dict)  # other figures (TTFT, FPS) for the table
 
 
 def select(rows: Sequence[Row], min_gain: float = MIN_GAIN) -> Row | None:
-    """The fastest row that passes the quality guard; rows[0] (the incumbent) unless beaten by `min_gain`.
+    """The fastest row that passes the quality guard; rows[0] (the incumbent) unless clearly beaten.
 
+    Clearly: by `min_gain` in the median and in every paired sample (`steady`) — on a loaded machine a
+    median of a few pairs can move by more than `min_gain`, a win in every pair rarely does by chance.
     None when no row passed the guard (the caller keeps its reference settings).
     """
+    incumbent = rows[0]
     ok = [r for r in rows if r.quality_ok and r.ms > 0]
     if not ok:
         return None
+    if incumbent in ok:
+        ok = [r for r in ok if r is incumbent or r.steady]
     best = min(ok, key=lambda r: r.ms)
-    incumbent = rows[0]
     if incumbent in ok and best is not incumbent and best.ms > incumbent.ms * (1 - min_gain):
         return incumbent
     return best

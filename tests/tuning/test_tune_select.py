@@ -77,3 +77,10 @@ def test_changed_ir_or_foreign_record_is_not_reused(tmp_path: Path, monkeypatch:
     path = store.store_dir() / f"{key.digest}.json"
     path.write_text(json.dumps({"key": {"model": "x"}, "settings": {}}))
     assert store.lookup(key) is None
+
+
+def test_a_median_win_that_lost_a_pair_does_not_replace_the_incumbent() -> None:
+    noisy = Row(DQ64, 10.0, True, steady=False)  # 2x faster by the median, slower in one pair
+    assert select([Row(F32, 20.0, True), noisy]).settings == F32
+    assert select([Row(F32, 20.0, True), noisy, Row(BF16, 15.0, True)]).settings == BF16
+    assert select([Row(F32, 20.0, False), noisy]) is noisy  # no incumbent to keep: the guard alone decides
