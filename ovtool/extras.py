@@ -15,7 +15,7 @@ import importlib.util
 
 from ovtool.errors import UserError
 
-# extra -> the modules it brings that ovtool imports (the distribution named in the message in brackets)
+# extra -> the modules of it that ovtool imports (checked by find_spec)
 EXTRAS: dict[str, tuple[str, ...]] = {
     "hf": ("torch", "optimum", "optimum.intel", "gguf", "accelerate"),
     "train": ("torch", "optimum", "optimum.intel", "accelerate"),
