@@ -9,7 +9,7 @@ Static IRs: precision first (LATENCY hint), then PERFORMANCE_HINT / NUM_STREAMS.
 latency (goal "latency") or 1000 / FPS with every request in flight (goal "throughput").
 Guard: every output's cosine similarity to the f32 outputs ≥ 0.999.
 
-Each candidate is timed interleaved with the incumbent (A B A B, both loaded) and scored as the
+Each candidate is timed interleaved with the incumbent (A B, B A…, both loaded) and scored as the
 incumbent's time × their paired ratio: on a shared machine the load moves between seconds, and a ratio
 taken in the same seconds cancels most of it (two loaded models: twice the memory while tuning).
 Searching one axis at a time keeps the run to a handful of candidates (each a few seconds) instead of
@@ -63,7 +63,7 @@ class Timer(Protocol):
 
 @dataclass
 class Paired:
-    """How candidates are built, judged and timed: interleaved with the incumbent, A B A B."""
+    """How candidates are built, judged and timed: interleaved with the incumbent, A B, B A…"""
 
     make: Callable[[dict[str, Any]], Timer]
     judge: Callable[[Timer], tuple[bool, str, dict[str, float]]]  # quality_ok, what the guard saw, extra figures
@@ -75,7 +75,7 @@ class Paired:
         """The reference: timed alone (it is every later ratio's denominator)."""
         self.progress(f"  {_label(settings)} …")
         timer = self.make(settings)
-        samples = _run(lambda: [timer.sample()], self.seconds, self.min_pairs)
+        samples = _run(lambda _: [timer.sample()], self.seconds, self.min_pairs)
         ok, quality, extra = self.judge(timer)
         return Row(dict(settings), statistics.median(s[0] for s in samples), ok, quality, extra=extra), timer
 
@@ -88,7 +88,7 @@ class Paired:
             self.progress(f"  {_label(settings)} …")
             timer = self.make(settings)
             try:
-                pairs = _run(lambda t=timer: [base_timer.sample(), t.sample()], self.seconds, self.min_pairs)
+                pairs = _run(lambda i, t=timer: _pair(base_timer, t, first_b=i % 2 == 1), self.seconds, self.min_pairs)
                 ratio = statistics.median(b for _, b in pairs) / statistics.median(a for a, _ in pairs)
                 steady = all(b < a for a, b in pairs)
                 ok, quality, extra = self.judge(timer)
@@ -109,12 +109,21 @@ def _axis(outcome: Outcome, axis: str, rows: Sequence[Row]) -> Row | None:
     return best
 
 
-def _run(step: Callable[[], list[float]], seconds: float, minimum: int) -> list[list[float]]:
+def _run(step: Callable[[int], list[float]], seconds: float, minimum: int) -> list[list[float]]:
     samples: list[list[float]] = []
     deadline = time.perf_counter() + seconds
     while len(samples) < minimum or time.perf_counter() < deadline:
-        samples.append(step())
+        samples.append(step(len(samples)))
     return samples
+
+
+def _pair(a: Timer, b: Timer, *, first_b: bool) -> list[float]:
+    """[a's sample, b's sample], taken in alternating order pair by pair (A B, B A…): neither always goes first."""
+    if first_b:
+        b_ms = b.sample()
+        return [a.sample(), b_ms]
+    a_ms = a.sample()
+    return [a_ms, b.sample()]
 
 
 def tune_llm(model_dir: Path, device: str, precisions: Sequence[str], defaults: dict[str, Any], seconds: float,
