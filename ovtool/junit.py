@@ -133,3 +133,52 @@ def write(path: str, data: dict[str, Any], planned: Sequence[str], error: BaseEx
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.write_text(render(data, planned, error), encoding="utf-8")
     os.replace(tmp, target)
+
+
+def render_sweep(rows: Sequence[Any], started_at: str | None = None) -> str:
+    """The XML for a sweep: one test case per trial (sweep rows: `ovtool.sweep.table.TrialRow`).
+
+    A trial that met every gate passes; one that missed a gate fails with the gates it missed; one whose
+    run failed is an error carrying its exit code and error line; one not run yet (Ctrl-C) is skipped.
+    """
+    suite = ET.Element("testsuite", name="ovtool sweep", timestamp=started_at or "")
+    for row in rows:
+        case = _case(suite, "ovtool.sweep", f"trial {row.id}", float(row.duration_s or 0.0))
+        values = " ".join(f"{key}={value}" for key, value in row.values.items())
+        if row.status == "ok":
+            ET.SubElement(case, "system-out").text = values
+        elif row.status == "gate_failed":
+            missed = [g for g in row.gates if g.get("passed") is False]
+            message = "; ".join(_missed_gate(g) for g in missed) or "a gate was not met"
+            _outcome(case, "failure", message, "GateFailed", values)
+        elif row.status in ("failed", "invalid"):
+            _outcome(case, "error", f"exit {row.exit_code}: {row.error}", "TrialFailed", values)
+        else:
+            _outcome(case, "skipped", "not run: the sweep stopped before this trial finished", "NotRun")
+    cases = suite.findall("testcase")
+    counts = {tag: sum(1 for c in cases if c.find(tag) is not None) for tag in ("failure", "error", "skipped")}
+    seconds = sum(float(c.get("time") or 0) for c in cases)
+    totals = {"tests": str(len(cases)), "failures": str(counts["failure"]), "errors": str(counts["error"]),
+              "skipped": str(counts["skipped"]), "time": f"{seconds:.3f}"}  # fmt: skip
+    for key, value in totals.items():
+        suite.set(key, value)
+    root = ET.Element("testsuites", {"name": "ovtool"} | totals)
+    root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _missed_gate(gate: dict[str, Any]) -> str:
+    key, op = GATE_RULES[gate["gate"]]
+    if gate.get("value") is None:
+        return f"{key} not measured (gate {gate['gate']})"
+    return f"{key} {gate['value']:.6g} {_FLIPPED[op]} {gate['threshold']:g} (gate {gate['gate']})"
+
+
+def write_sweep(path: str, rows: Sequence[Any], started_at: str | None = None) -> None:
+    """Write a sweep's XML to `path` atomically."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_text(render_sweep(rows, started_at), encoding="utf-8")
+    os.replace(tmp, target)

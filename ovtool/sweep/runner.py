@@ -13,9 +13,12 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ovtool import console
 from ovtool.errors import GateFailed, UserError, WorkFailed
+from ovtool.junit import check_path as check_junit_path
+from ovtool.junit import write_sweep as write_sweep_junit
 from ovtool.out_lock import out_lock
 from ovtool.out_policy import check_out, out_path
 from ovtool.recipe.loader import LoadedRecipe
@@ -69,13 +72,31 @@ def run_sweep(loaded: LoadedRecipe, options: SweepOptions) -> SweepResult:
     refuse_invalid(trials)
     out = out_path(Path(str(loaded.recipe.output)))
     _check_out(out)
+    junit = loaded.recipe.gates.junit if loaded.recipe.gates is not None else None
+    if junit:
+        check_junit_path(junit, str(out))
     sweep = loaded.recipe.sweep
     assert sweep is not None
     jobs = options.jobs or sweep.jobs
     executor = make_executor(options.executor or sweep.executor, jobs)
     out.mkdir(parents=True, exist_ok=True)
+    result = SweepResult(sweep=sweep, rows=[], started_at=now_iso())
+    try:
+        _run_trials(loaded, options, trials, out, executor, jobs, result)
+    finally:
+        if junit and result.rows:  # also on exit 3, a failed trial or Ctrl-C: CI shows what was tried
+            write_sweep_junit(junit, result.rows, result.started_at)
+            console.detail(f"junit: {junit}")
+    _verdict(result)
+    return result
+
+
+def _run_trials(loaded: LoadedRecipe, options: SweepOptions, trials: list[Trial], out: Path, executor: Any,
+                jobs: int, result: SweepResult) -> None:  # fmt: skip
+    """Run the trials not finished earlier under OUT's lock, then rank them and publish the winner."""
+    sweep = loaded.recipe.sweep
+    assert sweep is not None
     with out_lock(out, wait=options.wait):
-        result = SweepResult(sweep=sweep, rows=[], started_at=now_iso())
         todo = []
         for trial in trials:
             row = _reused_row(trial, loaded)
@@ -105,8 +126,6 @@ def run_sweep(loaded: LoadedRecipe, options: SweepOptions) -> SweepResult:
         _rank(result)
         _publish_winner(result, out)
         write_all(result, out)
-    _verdict(result)
-    return result
 
 
 def _check_out(out: Path) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 import yaml
@@ -114,8 +115,14 @@ def test_sweep_end_to_end_with_interrupt_kill_resume_and_a_failed_trial(tmp_path
     first_mtime = (first / "run.json").stat().st_mtime_ns
 
     # re-run: only the unfinished trials run; the broken one is recorded with its error, the sweep goes on
-    done = run_cli("sweep", recipe)
+    junit = tmp_path / "junit.xml"
+    done = run_cli("sweep", recipe, "--junit", junit)
     assert done.returncode == 0, done.stderr
+    cases = {c.get("name"): c for c in ElementTree.parse(junit).getroot().iter("testcase")}
+    assert sorted(cases) == sorted(f"trial {i}" for i in ids)
+    for ok in (first, second):
+        assert cases[f"trial {ok.name}"].find("failure") is None and cases[f"trial {ok.name}"].find("error") is None
+    assert "no_such_node" in cases[f"trial {broken.name}"].find("error").get("message")
     assert "1 of 3 trials finished earlier, not redone" in done.stderr
     assert (first / "run.json").stat().st_mtime_ns == first_mtime
     table = json.loads((out / "sweep.json").read_text())
@@ -155,8 +162,13 @@ def test_no_trial_meets_the_gates_exits_3_with_the_front_ignoring_gates_and_the_
     data["convert"] = {}  # convert reports the source IR's ir_size_mb: the trials' sizes must not be that one
     data["sweep"]["objectives"].append({"metric": "ir_size_mb", "goal": "min"})
     recipe.write_text(yaml.safe_dump(data))
-    done = run_cli("run", recipe)  # `ovtool run` of a recipe with a sweep: section runs the sweep
+    junit = tmp_path / "junit.xml"
+    done = run_cli("run", recipe, "--junit", junit)  # `ovtool run` of a recipe with a sweep: section runs the sweep
     assert done.returncode == 3, done.stderr
+    suite = ElementTree.parse(junit).getroot().find("testsuite")  # one failing case per trial, with its miss
+    assert suite is not None and suite.get("tests") == "2" and suite.get("failures") == "2"
+    messages = [case.find("failure").get("message") for case in suite.findall("testcase")]
+    assert all(m.startswith("similarity 0.") and m.endswith(" < 0.99999 (gate min_similarity)") for m in messages)
     assert "no trial meets the gates; closest: preset-" in done.stderr
     assert "min_similarity" in done.stderr and "vs 0.99999" in done.stderr
     assert not (out / "best.yaml").exists() and not (out / "model").exists()
