@@ -105,7 +105,7 @@ def _work_dir(options: RunOptions, root: Path, stage: str) -> Path:
 
 def _run_inputs(loaded: LoadedRecipe, stages: list[str]) -> Inputs:
     """Every local path this run reads: OUT may never hold one or sit inside one."""
-    data = loaded.recipe.model_dump(mode="json", include={"model", "gates", *stages})
+    data = loaded.dump(include={"model", "gates", *stages})
     return input_paths(data, loaded.source)
 
 

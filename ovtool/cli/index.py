@@ -54,16 +54,17 @@ def group(name: str) -> typer.Typer:
 
 def make_app(commands: Mapping[str, Callable[..., Any]] | None = None,
              groups: Mapping[str, typer.Typer] | None = None) -> typer.Typer:  # fmt: skip
-    """The root app; without `commands`/`groups` every command is a placeholder (root help only)."""
+    """The root app; a command or group not in `commands`/`groups` is a placeholder (root help, or
+    the one command an invocation names: main.py builds only that one for real)."""
     app = typer.Typer(name="ovtool", help=ROOT_HELP, pretty_exceptions_enable=False, **SETTINGS)
     app.callback()(_root)
     for name, summary in SUMMARIES.items():
-        if commands is None:
+        if commands is None or name not in commands:
             app.command(name, help=summary)(_placeholder)
         else:
             app.command(name)(commands[name])
     for name in GROUPS:
-        app.add_typer(group(name) if groups is None else groups[name], name=name)
+        app.add_typer(group(name) if groups is None or name not in groups else groups[name], name=name)
     return app
 
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class Section(BaseModel):
     """A strict recipe mapping: `extra="forbid"` turns a misspelt key into an error."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, defer_build=True)
 
 
 class StageSection(Section):
