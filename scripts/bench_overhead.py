@@ -67,13 +67,28 @@ print(1000 / r.perf_metrics.get_tpot().mean)
 """
 
 
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    import platform
+ISA = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")  # what decides OpenVINO's CPU kernels
 
-    return platform.processor() or "unknown CPU"
+
+def cpu_name() -> str:
+    """The CPU's model name and the ISA features above it has (the figures hold for that CPU class only)."""
+    name, flags = "", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and not name:
+                name = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    if not name:
+        import platform
+
+        name = platform.processor() or "unknown CPU"
+    if not flags:
+        return name
+    return f"{name} ({', '.join(f for f in ISA if f in flags) or 'none of ' + '/'.join(ISA)})"
 
 
 def timed(cmd: list[str]) -> tuple[float, float, str]:
