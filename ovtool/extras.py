@@ -12,6 +12,7 @@ find_spec, not an import: importing torch costs seconds that a `--dry-run` or `-
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 from ovtool.errors import UserError
 
@@ -34,6 +35,10 @@ SOURCE_NEEDS: dict[str, tuple[str, str, tuple[str, ...] | None]] = {
 def is_available(module: str) -> bool:
     """True when `module` can be imported (a submodule's parents are imported to find it; a broken or
     blocked parent counts as missing)."""
+    parts = module.split(".")
+    for depth in range(1, len(parts)):  # find_spec of an imported submodule does not look at a blocked parent
+        if sys.modules.get(".".join(parts[:depth]), True) is None:
+            return False
     try:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):  # ValueError: a module in sys.modules without __spec__

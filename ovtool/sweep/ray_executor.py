@@ -183,11 +183,37 @@ def connect(address: str | None = None, local_cpus: int | None = None) -> bool:
 
 
 def disconnect() -> None:
-    """Shut our local instance down (or leave the cluster); keep ovtool's SIGTERM handler."""
+    """Shut our local instance down (or leave the cluster); keep ovtool's SIGTERM handler.
+
+    ray.shutdown() can return while the local instance's agents (dashboard, runtime-env) still run,
+    most often right after Ctrl-C cancelled tasks; they would outlive the sweep, and Ray's own exit
+    handlers then meet them and may end the process with status 1 instead of the 130 of a Ctrl-C.
+    So the Ray processes this process started are waited for, then terminated, then killed.
+    """
+    import psutil
     import ray
 
+    ours = [p for p in psutil.Process().children(recursive=True) if _is_ray_process(p)]
     with _keep_sigterm():
         ray.shutdown()
+    _, alive = psutil.wait_procs(ours, timeout=5)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, alive = psutil.wait_procs(alive, timeout=5)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+
+
+def _is_ray_process(proc: Any) -> bool:
+    """A process of Ray's (raylet, GCS, workers, agents), not a trial's `ovtool run`."""
+    import psutil
+
+    try:
+        return proc.name().startswith("ray::") or any("/ray/" in part for part in proc.cmdline()[:3])
+    except psutil.Error:
+        return False
 
 
 def _cancel(refs: list[Any]) -> None:

@@ -205,7 +205,7 @@ def test_ctrl_c_cancels_the_trials_and_shuts_ray_down(tmp_path: Path) -> None:
     finally:
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
-    assert driver.returncode == 130, stderr[-2000:]
+    assert driver.returncode == 130, (stdout[-2000:], stderr[-2000:])
     # trials the same Ctrl-C cut short may be reported before the driver sees it; none may have finished
     assert "interrupted" in stdout and " ok" not in stdout, stdout
     _, alive = psutil.wait_procs(list(family.values()), timeout=15)
