@@ -62,15 +62,19 @@ class RunFolder:
         staging = self.out.parent / f"{STAGING_PREFIX}{self.out.name}-{uuid.uuid4().hex[:8]}"
         # A signal between mkdir and the `with` body would leave an unmarked staging folder that neither
         # __exit__ (not reached yet) nor the leftover sweep (no owner mark) removes: hold signals off here.
-        with deferred():
-            staging.mkdir()
-            self.staging = staging
-            try:
+        # A signal held off there is raised as the block ends, still inside __enter__, where `with` will not
+        # call __exit__: that path removes the staging folder itself.
+        try:
+            with deferred():
+                staging.mkdir()
+                self.staging = staging
                 scratch.write_owner(staging)  # a SIGKILLed run's staging is found and removed by the next run
                 write_marker(staging)  # published with the run: a later --overwrite may replace it
-            except BaseException:
-                scratch.remove(staging)
-                raise
+        except BaseException:
+            if self.staging is not None:
+                scratch.remove(self.staging)
+                self.staging = None
+            raise
         return staging
 
     def publish(self) -> Path:
