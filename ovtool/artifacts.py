@@ -25,6 +25,14 @@ TEST_PUBLISH_PAUSE_ENV = "OVTOOL_TEST_PUBLISH_PAUSE"
 _published: list[Path] = []  # every OUT this process published (so an interrupt message can say so)
 
 
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write `path` through a temp file in the same folder and a rename: a reader (a CI step, a resumed
+    sweep, a second process) sees the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+    os.replace(tmp, path)
+
+
 def published_outs() -> list[Path]:
     """The OUT folders this process has published so far, oldest first."""
     return list(_published)

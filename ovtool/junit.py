@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ovtool.artifacts import write_atomic
 from ovtool.errors import OvtoolError, UserError
 from ovtool.gates import GATE_RULES
 
@@ -111,9 +112,14 @@ def render(data: dict[str, Any], planned: Sequence[str], error: BaseException | 
         _outcome(_case(suite, f"ovtool.{command}", "publish OUT"), "error", message, kind)
     for gate in data.get("gates") or []:
         _gate_case(suite, f"ovtool.{command}.gates", gate, error)
+    return _document(suite, data.get("duration_s"))
+
+
+def _document(suite: ET.Element, seconds: float | None = None) -> str:
+    """The suite's counts and time (`seconds`, else the cases' sum), wrapped in <testsuites> as XML text."""
     cases = suite.findall("testcase")
     counts = {tag: sum(1 for c in cases if c.find(tag) is not None) for tag in ("failure", "error", "skipped")}
-    seconds = data.get("duration_s") or sum(float(c.get("time") or 0) for c in cases)
+    seconds = seconds or sum(float(c.get("time") or 0) for c in cases)
     suite.set("tests", str(len(cases)))
     suite.set("failures", str(counts["failure"]))
     suite.set("errors", str(counts["error"]))
@@ -128,11 +134,13 @@ def render(data: dict[str, Any], planned: Sequence[str], error: BaseException | 
 
 def write(path: str, data: dict[str, Any], planned: Sequence[str], error: BaseException | None = None) -> None:
     """Write the XML to `path` atomically (a CI step reading it never sees half a file)."""
+    _write(path, render(data, planned, error))
+
+
+def _write(path: str, xml: str) -> None:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(render(data, planned, error), encoding="utf-8")
-    os.replace(tmp, target)
+    write_atomic(target, xml)
 
 
 def render_sweep(rows: Sequence[Any], started_at: str | None = None) -> str:
@@ -155,17 +163,7 @@ def render_sweep(rows: Sequence[Any], started_at: str | None = None) -> str:
             _outcome(case, "error", f"exit {row.exit_code}: {row.error}", "TrialFailed", values)
         else:
             _outcome(case, "skipped", "not run: the sweep stopped before this trial finished", "NotRun")
-    cases = suite.findall("testcase")
-    counts = {tag: sum(1 for c in cases if c.find(tag) is not None) for tag in ("failure", "error", "skipped")}
-    seconds = sum(float(c.get("time") or 0) for c in cases)
-    totals = {"tests": str(len(cases)), "failures": str(counts["failure"]), "errors": str(counts["error"]),
-              "skipped": str(counts["skipped"]), "time": f"{seconds:.3f}"}  # fmt: skip
-    for key, value in totals.items():
-        suite.set(key, value)
-    root = ET.Element("testsuites", {"name": "ovtool"} | totals)
-    root.append(suite)
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return _document(suite)
 
 
 def _missed_gate(gate: dict[str, Any]) -> str:
@@ -177,8 +175,4 @@ def _missed_gate(gate: dict[str, Any]) -> str:
 
 def write_sweep(path: str, rows: Sequence[Any], started_at: str | None = None) -> None:
     """Write a sweep's XML to `path` atomically."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(render_sweep(rows, started_at), encoding="utf-8")
-    os.replace(tmp, target)
+    _write(path, render_sweep(rows, started_at))

@@ -22,6 +22,8 @@ from typing import Any, Protocol
 
 import yaml
 
+from ovtool.artifacts import write_atomic
+
 TRIAL_RECIPE_SUFFIX = ".yaml"
 TRIAL_LOG_SUFFIX = ".log"
 
@@ -123,9 +125,7 @@ def run_trial(job: TrialJob, running: set[subprocess.Popen[bytes]] | None = None
     """
     recipe, log = trial_files(job)
     recipe.parent.mkdir(parents=True, exist_ok=True)
-    tmp = recipe.with_name(f".{recipe.name}.tmp-{os.getpid()}")
-    tmp.write_text(with_threads(job.recipe_yaml, job.threads))
-    os.replace(tmp, recipe)
+    write_atomic(recipe, with_threads(job.recipe_yaml, job.threads))
     argv = [sys.executable, "-m", "ovtool", "run", str(recipe), "-o", str(job.out_dir), "--overwrite"]
     with log.open("w") as stderr:
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr)

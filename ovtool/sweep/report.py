@@ -9,11 +9,11 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ovtool.artifacts import write_atomic
 from ovtool.recipe.sections.sweep import SweepSection
 from ovtool.sweep.table import IR_SIZE_SOURCE, TRIAL_IR_SIZE, TrialRow, missed_gates
 
@@ -53,13 +53,6 @@ class SweepResult:
             "best": self.best,
             "why": self.why,
         }
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write `path` through a temp file in the same folder and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
 
 
 def write_all(result: SweepResult, out: Path) -> None:

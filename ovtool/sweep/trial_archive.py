@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ovtool import scratch
-from ovtool.artifacts import RunFolder
+from ovtool.artifacts import RunFolder, write_atomic
 from ovtool.data.archives import Limits, extract_archive
 from ovtool.errors import UserError
 from ovtool.sweep.executors import TrialJob, trial_files
@@ -99,9 +99,9 @@ def unpack_trial(job: TrialJob, result: PackedTrial) -> None:
     recipe, log = trial_files(job)
     recipe.parent.mkdir(parents=True, exist_ok=True)
     if result.recipe is not None:
-        _write_atomic(recipe, result.recipe.encode())
+        write_atomic(recipe, result.recipe.encode())
     if result.log is not None:
-        _write_atomic(log, result.log)
+        write_atomic(log, result.log)
     if result.archive is None:
         return
     limits = Limits(max_bytes=len(result.archive), max_members=max(1, len(result.archive) // 512))
@@ -125,9 +125,3 @@ def _make_links(folder: Path, links: dict[str, str]) -> None:
             raise UserError(f"trial link {name!r} -> {target!r} points outside the trial folder; refusing it")
         link.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(target, link)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ovtool.artifacts import write_atomic
 from ovtool.backends.openvino.cpu_caps import cpu_identity
 from ovtool.cache.hash_index import HashIndex
 from ovtool.cache.keys import library_versions
@@ -72,9 +72,7 @@ def save(key: TuneKey, kind: str, settings: dict[str, Any], table: list[dict[str
               "cpu_name": cpu_name, "measured_at": time.time()}  # fmt: skip
     folder = store_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{key.digest}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
-    os.replace(tmp, folder / f"{key.digest}.json")
+    write_atomic(folder / f"{key.digest}.json", json.dumps(record, indent=1, sort_keys=True))
     return record
 
 
