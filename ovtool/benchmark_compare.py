@@ -23,6 +23,7 @@ STATIC_FIGURES = (
     ("first_inference_ms", "first inference ms", False),
     ("compile_ms", "compile ms", False),
     ("ir_size_mb", "IR size MiB", False),
+    ("output_bytes", "output bytes per inference", False),
 )
 LLM_FIGURES = (
     ("generation_tokens_per_s", "generation tokens/s", True),

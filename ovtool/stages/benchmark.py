@@ -214,13 +214,15 @@ def _texts(section: BenchmarkSection, seed: int) -> list[str] | None:
 def _run_static(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageContext) -> StageResult:
     from ovtool.backends.openvino import bench_static
     from ovtool.stages import benchmark_report as report
+    from ovtool.stages.benchmark_choice import static_choice
     from ovtool.stages.benchmark_records import add_static_ratios
 
     texts = _texts(section, ctx.seed)
     targets = []
-    for spec in specs:
+    choices = [static_choice(section, spec.xml) for spec in specs]  # a stored `ovtool tune` choice under auto
+    for spec, choice in zip(specs, choices, strict=True):
         with ctx.step(f"compile {spec.label}"):
-            targets.append(bench_static.load(spec.label, spec.xml, section, ctx.seed, texts))
+            targets.append(bench_static.load(spec.label, spec.xml, section, ctx.seed, texts, choice.properties))
     timed: list[Any] = list(targets)
     torch_target = None
     if section.pytorch_baseline:
@@ -232,7 +234,7 @@ def _run_static(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageCon
         for target in targets:
             with ctx.step(f"profile {target.label}"):
                 bench_static.run_profile(target, section, ctx.work_dir / "profile")
-    records = [StaticRecord.of(t, s) for t, s in zip(targets, specs, strict=True)]
+    records = [StaticRecord.of(t, s, c.record()) for t, s, c in zip(targets, specs, choices, strict=True)]
     pytorch = TorchRecord.of(torch_target) if torch_target is not None else None
     latencies = {t.label: t.stats.latencies_ms for t in targets}
     if torch_target is not None:

@@ -79,11 +79,13 @@ class Latency:
 
 @dataclass
 class StaticRatios:
-    """Against the first model: throughput speedup, p50 latency ratio, size compression rate."""
+    """Against the first model: throughput speedup, p50 latency ratio, size compression rate, and the
+    output size ratio (this model's output bytes per inference / the first's: below 1 = less data out)."""
 
     speedup: float | None = None
     latency_ratio: float | None = None
     compression_rate: float | None = None
+    output_size_ratio: float | None = None
 
     def as_dict(self) -> dict[str, float | None]:
         return asdict(self)
@@ -114,6 +116,16 @@ class ProfileOp:
 
 
 @dataclass
+class OutputPort:
+    """One output as compiled for the benchmark's input shape: what the application receives per inference."""
+
+    name: str
+    shape: list[int]
+    type: str
+    bytes: int
+
+
+@dataclass
 class StaticRecord:
     """One OpenVINO model measured with async inference."""
 
@@ -134,13 +146,16 @@ class StaticRecord:
     compile_ms: float
     rss_added_mb: float
     ir: IRFacts
+    outputs: list[OutputPort] = field(default_factory=list)
+    precision_choice: dict[str, Any] = field(default_factory=dict)
     profile_top_ops: list[ProfileOp] | None = None
     execution_graph: str | None = None
     ratios: StaticRatios = field(default_factory=StaticRatios)
     kind: str = "static"
 
     @classmethod
-    def of(cls, target: StaticTarget, spec: ModelSpec) -> StaticRecord:
+    def of(cls, target: StaticTarget, spec: ModelSpec, precision_choice: dict[str, Any] | None = None
+           ) -> StaticRecord:  # fmt: skip
         throughput = target.throughput()
         return cls(
             label=target.label,
@@ -160,6 +175,8 @@ class StaticRecord:
             compile_ms=round(target.compiled.compile_s * 1000, 3),
             rss_added_mb=round(target.rss_added_bytes / 2**20, 1),
             ir=IRFacts.of(spec),
+            outputs=[OutputPort(**port) for port in target.outputs],
+            precision_choice=precision_choice or {},
             profile_top_ops=None if target.profile is None else [ProfileOp(**op) for op in target.profile],
             execution_graph=target.profile_graph,
         )
@@ -177,6 +194,11 @@ class StaticRecord:
         return self.ir.ir_size_mb
 
     @property
+    def output_bytes(self) -> int:
+        """Bytes of all outputs per inference (batch included)."""
+        return sum(port.bytes for port in self.outputs)
+
+    @property
     def startup_ms(self) -> float:
         """Compile time (the PyTorch record's counterpart is its load time)."""
         return self.compile_ms
@@ -190,7 +212,8 @@ class StaticRecord:
             "measured_s": self.measured_s, "throughput_inferences_per_s": self.throughput_inferences_per_s,
             "throughput_items_per_s": self.throughput_items_per_s, "latency_ms": self.latency_ms.as_dict(),
             "first_inference_ms": self.first_inference_ms, "compile_ms": self.compile_ms,
-            "rss_added_mb": self.rss_added_mb,
+            "rss_added_mb": self.rss_added_mb, "outputs": [asdict(o) for o in self.outputs],
+            "output_bytes": self.output_bytes, "precision_choice": self.precision_choice,
             "profile_top_ops": None if self.profile_top_ops is None else [asdict(o) for o in self.profile_top_ops],
             "execution_graph": self.execution_graph, **asdict(self.ir), "ratios": self.ratios.as_dict(),
         }  # fmt: skip
@@ -355,7 +378,15 @@ def add_static_ratios(records: list[StaticRecord], pytorch: TorchRecord | None) 
             speedup=ratio(record.throughput_inferences_per_s, base.throughput_inferences_per_s),
             latency_ratio=ratio(record.latency_ms.p50, base.latency_ms.p50),
             compression_rate=ratio(base.size_mb, record.size_mb),
+            output_size_ratio=_size_ratio(record.output_bytes, base.output_bytes)
+            if isinstance(record, StaticRecord)
+            else None,
         )
+
+
+def _size_ratio(value: int, base: int) -> float | None:
+    """value / base to 4 significant digits (120 bytes of top-k against 25 MB of logits is 4.768e-06, not 0)."""
+    return float(f"{value / base:.4g}") if base else None
 
 
 def add_llm_ratios(records: list[LLMRecord]) -> None:

@@ -28,10 +28,10 @@ def static_tables(records: list[StaticRecord], pytorch: TorchRecord | None, devi
     side = Table(
         "Models side by side (ratios to the first model)",
         ["model", "precision", "batch", "inferences/s", "items/s", "p50 ms", "p90 ms", "speedup",
-         "latency ratio", "size MiB", "compression rate"],
+         "latency ratio", "size MiB", "compression rate", "output bytes", "output size ratio"],
         [[r.label, r.precision, r.batch, r.throughput_inferences_per_s, r.throughput_items_per_s,
           r.latency_ms.p50, r.latency_ms.p90, r.ratios.speedup, r.ratios.latency_ratio, r.size_mb,
-          r.ratios.compression_rate] for r in rows],
+          r.ratios.compression_rate, _output_bytes(r), _or_dash(r.ratios.output_size_ratio)] for r in rows],
     )  # fmt: skip
     latency = Table(
         "Latency (ms)",
@@ -43,13 +43,19 @@ def static_tables(records: list[StaticRecord], pytorch: TorchRecord | None, devi
     settings = Table(
         "Settings",
         ["model", "device", "hint", "streams", "infer requests", "threads", "input shapes", "input data",
-         "iterations", "measured s", "RSS added MiB"],
+         "iterations", "measured s", "RSS added MiB", "settings from"],
         [[r.label, device, r.compiled_properties.get("PERFORMANCE_HINT"), r.streams, r.infer_requests, r.threads,
-          _shapes(r.input_shapes), r.input_data, r.iterations, r.measured_s, r.rss_added_mb] for r in records]
+          _shapes(r.input_shapes), r.input_data, r.iterations, r.measured_s, r.rss_added_mb,
+          r.precision_choice.get("source", "-")] for r in records]
         + ([[pytorch.label, "torch CPU", "-", "-", 1, pytorch.torch_threads, "same as above", "same as above",
-             pytorch.iterations, pytorch.measured_s, pytorch.rss_added_mb]] if pytorch else []),
+             pytorch.iterations, pytorch.measured_s, pytorch.rss_added_mb, "-"]] if pytorch else []),
     )  # fmt: skip
-    tables = [side, latency, settings, _mix_table(records)]
+    outputs = Table(
+        "Outputs per inference (what the application receives, at the benchmark's input shape)",
+        ["model", "output", "shape", "type", "bytes"],
+        [[r.label, o.name, str(o.shape), o.type, o.bytes] for r in records for o in r.outputs],
+    )  # fmt: skip
+    tables = [side, latency, settings, outputs, _mix_table(records)]
     for r in records:
         if r.profile_top_ops:
             tables.append(Table(
@@ -90,6 +96,14 @@ def _mix_table(records: list[StaticRecord] | list[LLMRecord]) -> Table:
     )
 
 
+def _output_bytes(record: TimedRecord) -> int | str:
+    return record.output_bytes if isinstance(record, StaticRecord) else "-"
+
+
+def _or_dash(value: float | None) -> float | str:
+    return "-" if value is None else value
+
+
 def _shapes(shapes: dict[str, list[int]]) -> str:
     return ", ".join(f"{name}{dims}" for name, dims in shapes.items())
 
@@ -102,13 +116,16 @@ def static_csv(records: list[StaticRecord], pytorch: TorchRecord | None, peak_rs
     writer.writerow(["model", "kind", "precision", "batch", "throughput_inferences_per_s", "throughput_items_per_s",
                      "latency_min_ms", "latency_mean_ms", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms",
                      "latency_max_ms", "first_inference_ms", "compile_ms", "size_mb", "speedup", "latency_ratio",
-                     "compression_rate", "rss_added_mb", "peak_rss_mb"])  # fmt: skip
+                     "compression_rate", "output_bytes", "output_size_ratio", "rss_added_mb",
+                     "peak_rss_mb"])  # fmt: skip
     for r in _timed(records, pytorch):
         lat = r.latency_ms
+        static = isinstance(r, StaticRecord)
         writer.writerow([r.label, r.kind, r.precision, r.batch, r.throughput_inferences_per_s,
                          r.throughput_items_per_s, lat.min, lat.mean, lat.p50, lat.p90, lat.p99, lat.max,
-                         r.first_inference_ms if isinstance(r, StaticRecord) else "", r.startup_ms, r.size_mb,
-                         r.ratios.speedup, r.ratios.latency_ratio, r.ratios.compression_rate, r.rss_added_mb,
+                         r.first_inference_ms if static else "", r.startup_ms, r.size_mb,
+                         r.ratios.speedup, r.ratios.latency_ratio, r.ratios.compression_rate,
+                         r.output_bytes if static else "", r.ratios.output_size_ratio, r.rss_added_mb,
                          peak_rss_mb])  # fmt: skip
     return buffer.getvalue()
 
@@ -169,6 +186,8 @@ def static_metrics(records: list[StaticRecord], pytorch: TorchRecord | None) -> 
         metrics[f"{label}.latency_p50"] = Metric(r.latency_ms.p50, "ms", "latency p50")
         metrics[f"{label}.latency_p90"] = Metric(r.latency_ms.p90, "ms", "latency p90")
         metrics[f"{label}.latency_p99"] = Metric(r.latency_ms.p99, "ms", "latency p99")
+        if isinstance(r, StaticRecord):
+            metrics[f"{label}.output_bytes"] = Metric(r.output_bytes, "bytes", "all outputs per inference")
         if r is not records[0] and r.ratios.speedup is not None:
             metrics[f"{label}.speedup"] = Metric(r.ratios.speedup, "x", f"throughput vs {records[0].label}")
     return metrics
@@ -204,10 +223,25 @@ def static_summary(records: list[StaticRecord], pytorch: TorchRecord | None, dev
     """The one line printed to stdout."""
     parts = [
         f"{r.label}: {r.throughput_inferences_per_s:.1f} inf/s, p50 {r.latency_ms.p50:.2f} ms"
+        + (f", out {_bytes_text(r.output_bytes)}" if isinstance(r, StaticRecord) else "")
         + (f", ×{r.ratios.speedup:.2f}" if r is not records[0] else "")
+        + (
+            f" (latency ×{r.ratios.latency_ratio:.2f}, output ×{r.ratios.output_size_ratio:.3g})"
+            if r is not records[0] and r.ratios.latency_ratio is not None and r.ratios.output_size_ratio is not None
+            else ""
+        )
         for r in _timed(records, pytorch)
     ]
     return " · ".join(parts) + f" ({device}, {records[0].precision})"
+
+
+def _bytes_text(count: int) -> str:
+    """120 B, 19.5 KiB, 24.0 MiB: output sizes on the console line."""
+    if count < 1024:
+        return f"{count} B"
+    if count < 1024**2:
+        return f"{count / 1024:.1f} KiB"
+    return f"{count / 1024**2:.1f} MiB"
 
 
 def llm_summary(records: list[LLMRecord], longest_prompt: int, device: str) -> str:

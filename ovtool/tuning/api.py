@@ -53,5 +53,6 @@ def measure(model_dir: Path, device: str, *, seconds: float, goal: str = "latenc
         outcome = search.tune_llm(folder.root, device, precisions, defaults, seconds, progress)
     else:
         outcome = search.tune_static(folder.xml, device, precisions, goal, seconds, shapes, progress)
-    record = store.save(store.key_for(model_dir, device), outcome.kind, outcome.settings, outcome.table(), caps.name)
+    record = store.save(store.key_for(model_dir, device), outcome.kind, outcome.settings, outcome.table(), caps.name,
+                        goal=None if folder.has_tokenizer else goal)  # fmt: skip
     return Tuned(outcome.settings, "measured now", record)

@@ -66,10 +66,16 @@ def lookup(key: TuneKey) -> dict[str, Any] | None:
 
 
 def save(key: TuneKey, kind: str, settings: dict[str, Any], table: list[dict[str, Any]],
-         cpu_name: str) -> dict[str, Any]:  # fmt: skip
-    """Store the choice (written to a temporary file and renamed: a reader never sees half of it)."""
+         cpu_name: str, goal: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Store the choice (written to a temporary file and renamed: a reader never sees half of it).
+
+    `goal` (static models: "latency" or "throughput") is what the hint/streams were chosen for:
+    `benchmark --precision auto` applies them only to a benchmark with the same goal.
+    """
     record = {"format": FORMAT, "key": key.__dict__, "kind": kind, "settings": settings, "tried": table,
               "cpu_name": cpu_name, "measured_at": time.time()}  # fmt: skip
+    if goal is not None:
+        record["goal"] = goal
     folder = store_dir()
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / f"{key.digest}.json", json.dumps(record, indent=1, sort_keys=True))

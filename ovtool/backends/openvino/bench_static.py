@@ -28,6 +28,8 @@ class StaticTarget:
     batch: int
     batches: list[dict[str, Any]]
     input_data: str
+    config: dict[str, Any] = field(default_factory=dict)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
     first_inference_ms: float = 0.0
     rss_added_bytes: int = 0
     stats: ov_bench.RunStats = field(default_factory=ov_bench.RunStats)
@@ -49,8 +51,13 @@ class StaticTarget:
         return self.stats.iterations / self.stats.seconds if self.stats.seconds else 0.0
 
 
-def load(label: str, xml: Path, section: BenchmarkSection, seed: int, texts: list[str] | None) -> StaticTarget:
-    """Read, reshape to static shapes, compile, create requests with inputs, run the first inference."""
+def load(label: str, xml: Path, section: BenchmarkSection, seed: int, texts: list[str] | None,
+         properties: dict[str, Any] | None = None) -> StaticTarget:  # fmt: skip
+    """Read, reshape to static shapes, compile, create requests with inputs, run the first inference.
+
+    `properties`: compile properties the stage chose for this model (a stored tuning) on top of the
+    section's; `benchmark.config` still wins over them.
+    """
     rss_before = current_rss_bytes()
     model, shapes = ov_bench.read_and_reshape(xml, lambda m: resolve_shapes(m, section.shapes))
     first_shape = next(iter(shapes.values()))
@@ -62,10 +69,11 @@ def load(label: str, xml: Path, section: BenchmarkSection, seed: int, texts: lis
         vocab = vocab_size(xml.parent) or FALLBACK_VOCAB
         batches = [random_inputs(model, shapes, vocab, seed)]
         input_data = f"random (floats in [0, 1), token ids < {vocab}, masks of ones)"
-    config = _config(section)
+    config = _config(section, properties or {})
     compiled = ov_bench.compile_model(model, section.device, config, section.infer_requests)
-    target = StaticTarget(label, xml, compiled, shapes, batch, batches, input_data)
+    target = StaticTarget(label, xml, compiled, shapes, batch, batches, input_data, config)
     target.first_inference_ms = ov_bench.prepare(compiled, batches)
+    target.outputs = ov_bench.output_sizes(compiled)
     target.rss_added_bytes = max(current_rss_bytes() - rss_before, 0)
     return target
 
@@ -100,17 +108,20 @@ def _share(section: BenchmarkSection, rounds: int, index: int) -> tuple[float | 
 
 def run_profile(target: StaticTarget, section: BenchmarkSection, out_dir: Path, runs: int = 20) -> None:
     """Top operations by time, and the execution graph saved as OUT/profile/<label>.exec_graph.xml."""
-    config = _config(section)
+    config = target.config
     graph = out_dir / f"{_safe(target.label)}.exec_graph.xml"
     ops = ov_bench.profile(target.compiled.model, section.device, config, target.batches[0], runs, graph)
     target.profile = ops[: section.top_ops]
     target.profile_graph = str(graph.relative_to(out_dir.parent))
 
 
-def _config(section: BenchmarkSection) -> dict[str, Any]:
+def _config(section: BenchmarkSection, properties: dict[str, Any]) -> dict[str, Any]:
     return ov_bench.compile_config(
-        section.static_hint(), section.streams, section.threads,
-        None if section.precision == "auto" else section.precision, section.config
+        section.static_hint(),
+        section.streams,
+        section.threads,
+        None if section.precision == "auto" else section.precision,
+        {**properties, **section.config},
     )
 
 

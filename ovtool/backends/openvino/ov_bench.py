@@ -173,6 +173,30 @@ def prepare(target: Compiled, batches: list[dict[str, Any]]) -> float:
     return (time.perf_counter() - start) * 1000
 
 
+def output_sizes(target: Compiled) -> list[dict[str, Any]]:
+    """Every output's name, shape, element type and bytes per inference (what the application receives).
+
+    From the compiled model's output ports (static after the reshape to the benchmark's input shape);
+    an output whose shape depends on the data (dynamic even then) is read from the first inference's
+    tensor, so call this after `prepare`.
+    """
+    rows = []
+    for i, port in enumerate(target.compiled.outputs):
+        partial = port.get_partial_shape()
+        shape = list(partial.to_shape()) if partial.is_static else list(target.queue[0].get_output_tensor(i).shape)
+        count = 1
+        for dim in shape:
+            count *= int(dim)
+        element = port.get_element_type()
+        rows.append({
+            "name": port.get_any_name() if port.get_names() else f"#{i}",
+            "shape": [int(d) for d in shape],
+            "type": element.get_type_name(),
+            "bytes": (count * element.bitwidth + 7) // 8,
+        })  # fmt: skip
+    return rows
+
+
 def _start(target: Compiled) -> int:
     """Start the next idle request (with the next real-data batch when rotating); its id."""
     queue = target.queue
