@@ -126,7 +126,8 @@ def test_static_records_stay_typed_until_report() -> None:
         "label", "kind", "xml", "precision", "input_shapes", "input_data", "batch", "infer_requests", "streams",
         "threads", "compiled_properties", "iterations", "measured_s", "throughput_inferences_per_s",
         "throughput_items_per_s", "latency_ms", "first_inference_ms", "compile_ms", "rss_added_mb", "outputs",
-        "output_bytes", "precision_choice", "profile_top_ops", "execution_graph", "source", "ir_size_mb", "weight_precisions", "ir_sha256", "ratios",
+        "output_bytes", "precision_choice", "profile_top_ops", "execution_graph", "source", "ir_size_mb",
+        "weight_precisions", "ir_sha256", "ratios",
     ]  # fmt: skip
     assert row["streams"] == 2 and row["latency_ms"]["p50"] == 4.0 and row["ratios"]["speedup"] == 2.5
     json.dumps(plain({"models": records}))
