@@ -13,8 +13,6 @@ from ovtool.artifacts import RunFolder, sha256_path
 from ovtool.context import DatasetOutput, ModelRef, Pending, StageContext, StageInput
 from ovtool.errors import GateFailed, UserError
 from ovtool.gates import evaluate
-from ovtool.junit import check_path as check_junit_path
-from ovtool.junit import write as write_junit
 from ovtool.out_lock import out_lock
 from ovtool.out_policy import Inputs, input_paths, out_path
 from ovtool.recipe.loader import LoadedRecipe
@@ -122,6 +120,8 @@ def preflight(loaded: LoadedRecipe, options: RunOptions) -> None:
         folder.check()
         folder.check_creatable()
     if recipe.gates is not None and recipe.gates.junit:
+        from ovtool.junit import check_path as check_junit_path  # only with --junit (xml.etree)
+
         check_junit_path(recipe.gates.junit, recipe.output)
     root = Path(recipe.output or ".")
     previous: ModelRef | None = None
@@ -144,11 +144,38 @@ def execute(loaded: LoadedRecipe, options: RunOptions) -> RunRecord | None:
     preflight(loaded, options)
     if options.dry_run:
         return None
+    if _is_peer(loaded, options):  # a rank other than 0 of a multi-process launch: train, publish nothing
+        _run_as_peer(loaded, options)
+        raise SystemExit(0)
     scratch.sweep_and_report(Path(loaded.recipe.output) if loaded.recipe.output else None)  # killed runs' leftovers
     if loaded.recipe.output is None:
         return _execute(loaded, options)
     with out_lock(out_path(Path(loaded.recipe.output)), wait=options.wait):  # one run per OUT, all along
         return _execute(loaded, options)
+
+
+TRAINING_STAGES = ("prune", "distill")  # the stages that train data-parallel on several processes
+
+
+def _is_peer(loaded: LoadedRecipe, options: RunOptions) -> bool:
+    """True for a process that trains but must not touch OUT (ovtool/training/distributed.py)."""
+    from ovtool.training.distributed import env_ranks, is_peer_process
+
+    if env_ranks().multi and (other := [s for s in options.stages if s not in TRAINING_STAGES]):
+        raise UserError(f"started on {env_ranks().world_size} processes: only {'/'.join(TRAINING_STAGES)} "
+                        f"train on several processes; run {', '.join(other)} in one process")  # fmt: skip
+    specs = [getattr(getattr(loaded.recipe, s, None), "distributed", None) for s in options.stages]
+    return is_peer_process(specs)
+
+
+def _run_as_peer(loaded: LoadedRecipe, options: RunOptions) -> None:
+    """Run the stages in a scratch folder, without the cache, OUT's lock or a staging folder: rank 0
+    (or node 0's ovtool) owns OUT. Only errors reach stderr; the exit is 0 once training is done."""
+    console.set_verbosity(0, True)
+    record = RunRecord(command=options.command, recipe_sha256=loaded.sha256(), recipe_source=loaded.source,
+                       started_at=now_iso(), inputs={})  # fmt: skip
+    with scratch.owned_tempdir("ovtool-peer-") as tmp:
+        _run_stages(loaded, options, record, tmp, use_cache=False)
 
 
 def _execute(loaded: LoadedRecipe, options: RunOptions) -> RunRecord:
@@ -192,17 +219,22 @@ def _write_junit(loaded: LoadedRecipe, options: RunOptions, record: RunRecord, e
     data = record.as_dict()
     if error is not None and not record.gates:  # stopped before the gates: list them, as not checked
         data["gates"] = [g.as_dict() for g in evaluate(gates, {}, strict=False)]
+    from ovtool.junit import write as write_junit
+
     write_junit(gates.junit, data, options.stages, error)
     console.detail(f"junit: {gates.junit}")
 
 
-def _run_stages(loaded: LoadedRecipe, options: RunOptions, record: RunRecord, root: Path) -> None:
+def _run_stages(loaded: LoadedRecipe, options: RunOptions, record: RunRecord, root: Path,
+                use_cache: bool = True) -> None:  # fmt: skip
     """Each stage in order, through the stage cache: finished stages are stored as they finish, so a run
     that fails later starts again at the stage that failed (ovtool/run_cache.py)."""
     previous: ModelRef | None = None
     dataset: DatasetOutput | None = None
     settings = loaded.recipe.cache or CacheSettings()
-    cache = RunCache.for_run(settings.enabled, settings.measurements, options.stages, options.from_stage)
+    # several ranks: all of them must train, so none may take a stored result (or store one alone)
+    enabled = settings.enabled and use_cache and not _multi_rank()
+    cache = RunCache.for_run(enabled, settings.measurements, options.stages, options.from_stage)
     for stage in (get_stage(name) for name in options.stages):
         ctx = StageContext(stage=stage.name, work_dir=_work_dir(options, root, stage.name),
                            input=_inputs(loaded, stage, previous, dataset), seed=loaded.recipe.seed)  # fmt: skip
@@ -219,6 +251,12 @@ def _run_stages(loaded: LoadedRecipe, options: RunOptions, record: RunRecord, ro
             model_rel = os.path.relpath(result.model_dir, root)
             previous = str(result.model_dir)
         record.stages.append(StageRecord(result=result, ctx=ctx, model_rel=model_rel, cache=outcome.as_dict()))
+
+
+def _multi_rank() -> bool:
+    from ovtool.training.distributed import env_ranks
+
+    return env_ranks().multi
 
 
 def single_stage(loaded: LoadedRecipe, name: str, work_dir: Path) -> tuple[Any, StageContext]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ovtool.cli.build import command, examples
-from ovtool.cli.flags import STAGE, Flag, labeled_data
+from ovtool.cli.flags import STAGE, Flag, distributed, labeled_data
 
 FLAGS = (
     *STAGE,
@@ -14,6 +14,7 @@ FLAGS = (
     Flag("--alpha", "distill.alpha", type=float, help="Weight of the KL term (default 0.9)."),
     Flag("--epochs", "distill.training.epochs", type=float, help="Training epochs."),
     Flag("--max-steps", "distill.training.max_steps", type=int, help="Stop after N optimizer steps."),
+    *distributed("distill"),
 )  # fmt: skip
 
 EXAMPLES = examples("""

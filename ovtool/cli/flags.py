@@ -133,6 +133,21 @@ def labeled_data(section: str) -> Flag:
     return Flag("--data", f"{section}.data.path", panel=DATA, help="Labeled text: folder per label, .jsonl or .csv.")
 
 
+def distributed(section: str) -> tuple[Flag, ...]:
+    """Multi-process training flags of prune/distill, each onto `<section>.distributed.*`."""
+    key = f"{section}.distributed"
+    return (
+        Flag("--launcher", f"{key}.launcher", choices=("torchrun", "accelerate"), panel=PERFORMANCE,
+             help="Train on --nproc processes that ovtool starts with this launcher (it keeps OUT)."),
+        Flag("--nproc", f"{key}.nproc", type=int, panel=PERFORMANCE, help="Training processes on this machine."),
+        Flag("--nnodes", f"{key}.nnodes", type=int, panel=PERFORMANCE, help="Machines taking part (default 1)."),
+        Flag("--node-rank", f"{key}.node_rank", type=int, panel=PERFORMANCE,
+             help="This machine's index; 0 publishes."),
+        Flag("--master-addr", f"{key}.master_addr", panel=PERFORMANCE, help="Address of machine 0 (rendezvous)."),
+        Flag("--master-port", f"{key}.master_port", type=int, panel=PERFORMANCE, help="Rendezvous port on machine 0."),
+    )  # fmt: skip
+
+
 # The options every command that runs a stage shares, declared once.
 SHARED = (
     OUTPUT_FLAG,

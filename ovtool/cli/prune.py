@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ovtool.cli.build import command, examples
-from ovtool.cli.flags import STAGE, Flag, labeled_data
+from ovtool.cli.flags import STAGE, Flag, distributed, labeled_data
 
 FLAGS = (
     *STAGE,
@@ -13,6 +13,7 @@ FLAGS = (
     Flag("--heads-ratio", "prune.structured.heads_ratio", type=float, help="Share of heads to remove."),
     Flag("--ffn-ratio", "prune.structured.ffn_ratio", type=float, help="Share of FFN neurons to remove."),
     Flag("--sparsity", "prune.sparsity", type=float, help="Target share of zero weights (unstructured)."),
+    *distributed("prune"),
 )  # fmt: skip
 
 EXAMPLES = examples("""

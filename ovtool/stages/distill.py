@@ -40,6 +40,9 @@ def preflight(section: DistillSection, ctx: StageContext) -> None:
         raise UserError(f"distill.data.path: not found: {section.data.path}")
     if section.training.resume and not Path(section.training.checkpoint_dir or "").exists():
         raise UserError(f"distill.training.resume: no checkpoint folder {section.training.checkpoint_dir}")
+    from ovtool.training.distributed import check
+
+    check(section.distributed, "distill")
 
 
 def run(section: DistillSection, ctx: StageContext) -> StageResult:
@@ -47,6 +50,13 @@ def run(section: DistillSection, ctx: StageContext) -> StageResult:
 
     assert section.data is not None
     source = check_torch_source(ctx.input.model_path, "distill")
+    from ovtool.training.distributed import launches
+
+    if launches(section.distributed):  # this process owns OUT; the workers it starts do the work
+        from ovtool.stages.distributed import launch_stage
+
+        assert section.distributed is not None
+        return launch_stage("distill", section, ctx, section.distributed)
     if section.training.checkpoint_dir:
         return _run(section, ctx, source, Path(section.training.checkpoint_dir))
     with owned_tempdir("ovtool-distill-") as tmp:
@@ -77,6 +87,7 @@ def _student(section: DistillSection, teacher: Any) -> tuple[Any, list[int], str
 
 def _run(section: DistillSection, ctx: StageContext, source: Path, ckpt: Path) -> StageResult:
     from ovtool.training import structured as st
+    from ovtool.training.distributed import broadcast, start
     from ovtool.training.export import export_classifier
     from ovtool.training.models import load_classifier, save_torch
     from ovtool.training.pipeline import compare, importance_batches, prepare
@@ -84,6 +95,8 @@ def _run(section: DistillSection, ctx: StageContext, source: Path, ckpt: Path) -
 
     assert section.data is not None
     settings = section.training
+    session = start(section.distributed)  # one process: a no-op
+    ckpt = session.shared_dir(ckpt)
     with ctx.step("load teacher, data and student"):
         teacher = load_classifier(source)
         prep = prepare(source, teacher, section.data, settings.max_length, settings.train_samples,
@@ -100,7 +113,8 @@ def _run(section: DistillSection, ctx: StageContext, source: Path, ckpt: Path) -
         if section.structured is not None:
             with ctx.step(f"structured pruning {phase}/{phases}: gradient importance, remove heads/neurons"):
                 imp = st.measure_importance(student, importance_batches(prep, section.structured.importance_samples))
-                keep_h, keep_f = st.plan_keep(imp, section.structured, original, phase / phases)
+                # rank 0's plan on every rank: DDP needs the same shapes everywhere
+                keep_h, keep_f = broadcast(st.plan_keep(imp, section.structured, original, phase / phases))
                 st.prune_layers(student, keep_h, keep_f)
         if phase == phases and section.qat is not None:
             with ctx.step("NNCF: insert fake quantizers (calibrated on training samples)"):
@@ -110,9 +124,13 @@ def _run(section: DistillSection, ctx: StageContext, source: Path, ckpt: Path) -
                 n = min(section.qat.calibration_samples, len(prep.train_ds))
                 student = quantize_for_training(student, batches(prep.train_ds.select(range(n)), 1), section.qat)
         name = "distillation training" + (" with QAT" if phase == phases and section.qat else "")
-        with ctx.step(f"{name} (phase {phase}/{phases})" if phases > 1 else name):
+        with ctx.step(f"{name} (phase {phase}/{phases})" if phases > 1 else name), session.guard():
             outcomes.append(train(student, prep.train_ds, prep.eval_ds, settings, ckpt / f"phase{phase}",
                                   ctx.seed, loss, epochs_share=1 / phases))  # fmt: skip
+    if not session.finish():  # ranks other than 0 stop here: rank 0 exports, measures and publishes
+        from ovtool.stages.distributed import peer_result
+
+        return peer_result("distill", f"rank {session.ranks.rank}: training done")
     with ctx.step("export student to OpenVINO IR"):
         xml = export_classifier(student, prep.tokenizer, ctx.model_dir, prep.splits.label_names)
         structure = st.structure_of(student)
@@ -120,7 +138,11 @@ def _run(section: DistillSection, ctx: StageContext, source: Path, ckpt: Path) -
             save_torch(student, prep.tokenizer, ctx.work_dir / "torch", structure)
     cmp = compare(ctx, teacher, prep, xml, measure_speed=section.measure_speed, seconds=section.speed_seconds,
                   reference_name="teacher")  # fmt: skip
-    return _result(section, ctx, cmp, outcomes, (teacher, student), (original, structure), origin, prep)
+    from ovtool.stages.distributed import record_processes
+
+    result = _result(section, ctx, cmp, outcomes, (teacher, student), (original, structure), origin, prep)
+    record_processes(result, session.details(outcomes, settings.batch_size))
+    return result
 
 
 def _result(

@@ -38,12 +38,22 @@ def preflight(section: PruneSection, ctx: StageContext) -> None:
     rec = section.recovery
     if rec is not None and rec.training.resume and not Path(rec.training.checkpoint_dir or "").exists():
         raise UserError(f"prune.recovery.training.resume: no checkpoint folder {rec.training.checkpoint_dir}")
+    from ovtool.training.distributed import check
+
+    check(section.distributed, "prune")
 
 
 def run(section: PruneSection, ctx: StageContext) -> StageResult:
     from ovtool.training.models import check_torch_source
 
     source = check_torch_source(ctx.input.model_path, "prune")
+    from ovtool.training.distributed import launches
+
+    if launches(section.distributed):  # this process owns OUT; the workers it starts do the work
+        from ovtool.stages.distributed import launch_stage
+
+        assert section.distributed is not None
+        return launch_stage("prune", section, ctx, section.distributed)
     ckpt_dir = section.recovery.training.checkpoint_dir if section.recovery else None
     if ckpt_dir:
         return _run(section, ctx, source, Path(ckpt_dir))
@@ -52,19 +62,46 @@ def run(section: PruneSection, ctx: StageContext) -> StageResult:
 
 
 def _run(section: PruneSection, ctx: StageContext, source: Path, ckpt: Path) -> StageResult:
+    from ovtool.training.distributed import start
     from ovtool.training.models import load_classifier
     from ovtool.training.pipeline import prepare
 
     assert section.data is not None
     settings = section.recovery.training if section.recovery else None
+    session = start(section.distributed)  # one process: a no-op
+    ckpt = session.shared_dir(ckpt)
     with ctx.step("load model and data"):
         original = load_classifier(source)
         model = load_classifier(source)
         prep = prepare(source, original, section.data, section.max_length,
                        settings.train_samples if settings else None, section.eval_samples, ctx.seed)  # fmt: skip
     if section.method == "structured":
-        return _structured(section, ctx, original, model, prep, ckpt)
-    return _unstructured(section, ctx, original, model, prep, ckpt)
+        result = _structured(section, ctx, original, model, prep, ckpt, session)
+    else:
+        result = _unstructured(section, ctx, original, model, prep, ckpt, session)
+    if session.is_main:
+        from ovtool.stages.distributed import record_processes
+
+        record_processes(result, session.details(_outcomes(result), settings.batch_size if settings else 0))
+    return result
+
+
+def _outcomes(result: StageResult) -> list[Any]:
+    """The training outcomes recorded in details.recovery (the per-rank throughput is in them)."""
+    from types import SimpleNamespace
+
+    recovery = result.details.get("recovery")
+    items = recovery if isinstance(recovery, list) else [recovery] if recovery else []
+    return [SimpleNamespace(**o) for o in items]
+
+
+def _peer(session: Any) -> StageResult | None:
+    """Training is over: ranks other than 0 stop here (rank 0 exports, measures and publishes)."""
+    if session.finish():
+        return None
+    from ovtool.stages.distributed import peer_result
+
+    return peer_result("prune", f"rank {session.ranks.rank}: training done")
 
 
 def _loss(section: PruneSection, teacher: Any) -> Any:
@@ -76,8 +113,9 @@ def _loss(section: PruneSection, teacher: Any) -> Any:
 
 
 def _structured(section: PruneSection, ctx: StageContext, original: Any, model: Any, prep: Any,
-                ckpt: Path) -> StageResult:  # fmt: skip
+                ckpt: Path, session: Any) -> StageResult:  # fmt: skip
     from ovtool.training import structured as st
+    from ovtool.training.distributed import broadcast
     from ovtool.training.export import export_classifier
     from ovtool.training.models import count_parameters, save_torch
     from ovtool.training.pipeline import compare, comparison_columns, importance_batches
@@ -91,13 +129,16 @@ def _structured(section: PruneSection, ctx: StageContext, original: Any, model: 
     for phase in range(1, phases + 1):
         with ctx.step(f"gradient importance and pruning {phase}/{phases}"):
             imp = st.measure_importance(model, importance_batches(prep, spec.importance_samples))
-            keep_h, keep_f = st.plan_keep(imp, spec, shape0, phase / phases)
+            keep_h, keep_f = broadcast(st.plan_keep(imp, spec, shape0, phase / phases))  # same shapes on every rank
             st.prune_layers(model, keep_h, keep_f)
         if section.recovery is not None:
-            with ctx.step(f"recovery fine-tuning, distilled from the unpruned model ({phase}/{phases})"):
+            with ctx.step(f"recovery fine-tuning, distilled from the unpruned model ({phase}/{phases})"), \
+                    session.guard():
                 outcomes.append(train(model, prep.train_ds, prep.eval_ds, section.recovery.training,
                                       ckpt / f"phase{phase}", ctx.seed, _loss(section, original),
                                       epochs_share=1 / phases))  # fmt: skip
+    if (peer := _peer(session)) is not None:
+        return peer
     structure = st.structure_of(model)
     with ctx.step("export pruned model to OpenVINO IR"):
         xml = export_classifier(model, prep.tokenizer, ctx.model_dir, prep.splits.label_names)
@@ -141,7 +182,7 @@ def _structured(section: PruneSection, ctx: StageContext, original: Any, model: 
 
 
 def _unstructured(section: PruneSection, ctx: StageContext, original: Any, model: Any, prep: Any,
-                  ckpt: Path) -> StageResult:  # fmt: skip
+                  ckpt: Path, session: Any) -> StageResult:  # fmt: skip
     from ovtool.training import unstructured as us
     from ovtool.training.export import export_classifier
     from ovtool.training.pipeline import compare, comparison_columns
@@ -155,11 +196,13 @@ def _unstructured(section: PruneSection, ctx: StageContext, original: Any, model
     outcome = None
     if section.recovery is not None:
         extra = us.regularization_loss(model, section.sparsity) if section.method == "regularization" else None
-        with ctx.step("recovery fine-tuning" + (" with NNCF RBLoss" if extra is not None else "")):
+        with ctx.step("recovery fine-tuning" + (" with NNCF RBLoss" if extra is not None else "")), session.guard():
             outcome = train(model, prep.train_ds, prep.eval_ds, section.recovery.training, ckpt / "recovery",
                             ctx.seed, _loss(section, original), extra_loss=extra,
                 mask_lr=section.recovery.mask_learning_rate if extra is not None else None,
                 select_best=extra is None)  # fmt: skip
+    if (peer := _peer(session)) is not None:
+        return peer
     prunable, overall, tensor_rows = us.statistics(model)
     with ctx.step("export sparse model to OpenVINO IR"):
         xml = export_classifier(model, prep.tokenizer, ctx.model_dir, prep.splits.label_names)

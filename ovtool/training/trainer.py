@@ -1,7 +1,8 @@
 """The Hugging Face Trainer with a distillation loss: (1-alpha)·task + alpha·T²·KL(teacher‖student) [+ hidden MSE].
 
-Built on `transformers.Trainer` so `accelerate launch` / torchrun scale it out without our own
-distributed code; progress bars, checkpoints, resume and early stopping are the Trainer's own.
+Built on `transformers.Trainer` so several processes train data-parallel through its own DDP (the
+processes and the process group: ovtool/training/distributed.py); progress bars, checkpoints, resume
+and early stopping are the Trainer's own.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class TrainOutcome:
     eval_history: list[dict[str, float]]
     resumed_from: str | None
     stopped_early: bool
+    ranks: list[dict[str, Any]] | None = None  # per-rank training throughput (several processes only)
 
 
 def _trainer_class() -> type:
@@ -143,7 +145,10 @@ def train(
     from transformers import EarlyStoppingCallback, TrainingArguments
     from transformers.trainer_utils import get_last_checkpoint
 
-    per_epoch = max(1, -(-len(train_ds) // settings.batch_size))
+    from ovtool.training import distributed
+
+    # one optimizer step consumes batch_size samples on every process: an epoch is len / (batch x world)
+    per_epoch = max(1, -(-len(train_ds) // (settings.batch_size * distributed.world_size())))
     total = settings.max_steps or max(1, round(per_epoch * settings.epochs))
     steps = max(1, round(total * epochs_share))
     every = settings.eval_steps or per_epoch
@@ -170,8 +175,9 @@ def train(
         report_to="none",
         dataloader_num_workers=0,
         use_cpu=not _has_accelerator(),
+        ddp_find_unused_parameters=False,  # every parameter takes part (the teacher is not in the module)
     )
-    cbs = list(callbacks or [])
+    cbs = list(callbacks or []) + distributed.fault_callbacks()
     if settings.early_stopping_patience:
         cbs.append(EarlyStoppingCallback(early_stopping_patience=settings.early_stopping_patience))
     trainer = _trainer_class()(
@@ -180,6 +186,9 @@ def train(
     )  # fmt: skip
     resume = get_last_checkpoint(str(run_dir)) if settings.resume and run_dir.exists() else None
     result = trainer.train(resume_from_checkpoint=resume)
+    first = int(Path(resume).name.rpartition("-")[2]) if resume else 0  # checkpoint-N: N steps were done before
+    ranks = distributed.rank_throughput(trainer.state.global_step - first, settings.batch_size,
+                                        float(result.metrics.get("train_runtime", 0.0)))  # fmt: skip
     history = [
         {"step": e["step"], "eval_accuracy": e["eval_accuracy"], "eval_loss": e.get("eval_loss")}
         for e in trainer.state.log_history if "eval_accuracy" in e
@@ -192,6 +201,7 @@ def train(
         eval_history=history,
         resumed_from=resume,
         stopped_early=trainer.state.global_step < steps,
+        ranks=ranks,
     )
 
 

@@ -22,7 +22,9 @@ class TrainingSettings(Section):
         default=None, gt=0, description="Stop after this many optimizer steps (wins over epochs)."
     )
     learning_rate: float = Field(default=5e-5, gt=0, description="Peak learning rate (AdamW, linear decay).")
-    batch_size: int = Field(default=16, gt=0, description="Training batch size per device.")
+    batch_size: int = Field(
+        default=16, gt=0, description="Training batch size per process (effective: x processes)."
+    )
     eval_batch_size: int = Field(default=32, gt=0, description="Evaluation batch size.")
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1, description="Share of steps with a linear warm-up.")
     weight_decay: float = Field(default=0.01, ge=0, description="AdamW weight decay.")
@@ -114,6 +116,51 @@ class QatSpec(Section):
     )
 
 
+class DistributedSpec(Section):
+    """Data-parallel training on several processes (torch.distributed, gloo on CPU, nccl on GPUs).
+
+    With `launcher`, ovtool starts the processes itself and keeps owning OUT; without it, ovtool reads
+    the ranks from the environment when you start it under `torchrun` / `accelerate launch` yourself.
+    `training.batch_size` is per process: the effective batch is batch_size x processes.
+    """
+
+    launcher: Literal["torchrun", "accelerate"] | None = Field(
+        default=None,
+        description="ovtool starts `nproc` training processes on this node with torchrun or accelerate launch; "
+        "leave it out when you start ovtool under a launcher yourself.",
+    )
+    nproc: int | None = Field(default=None, gt=0, description="Training processes on this node (with launcher).")
+    nnodes: int | None = Field(default=None, gt=0, description="Machines taking part (default 1).")
+    node_rank: int | None = Field(default=None, ge=0, description="This machine's index, 0..nnodes-1.")
+    master_addr: str | None = Field(default=None, description="Address of node 0 (the rendezvous; nnodes > 1).")
+    master_port: int | None = Field(default=None, gt=0, lt=65536, description="Rendezvous port on node 0.")
+    backend: Literal["gloo", "nccl"] | None = Field(
+        default=None, description="torch.distributed backend; default nccl with CUDA, else gloo."
+    )
+    timeout: float = Field(
+        default=120.0, gt=0, description="Seconds a collective waits for a peer that does not answer."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> DistributedSpec:
+        if self.launcher is None:
+            given = [n for n in ("nproc", "nnodes", "node_rank", "master_addr", "master_port")
+                     if getattr(self, n) is not None]  # fmt: skip
+            if given:
+                raise ValueError(f"{', '.join(given)}: only with launcher (torchrun or accelerate)")
+            return self
+        if self.nproc is None:
+            raise ValueError("launcher needs nproc (training processes on this node)")
+        if self.node_rank is not None and self.nnodes is None:
+            raise ValueError("node_rank needs nnodes (how many machines take part)")
+        nodes = self.nnodes or 1
+        if self.node_rank is not None and self.node_rank >= nodes:
+            raise ValueError(f"node_rank {self.node_rank} is out of range for nnodes {nodes} (0..{nodes - 1})")
+        if nodes > 1 and (self.master_addr is None or self.node_rank is None):
+            raise ValueError("nnodes > 1 needs master_addr (node 0's address) and node_rank on every machine")
+        return self
+
+
 class DistillSection(StageSection):
     """Distil the model (the teacher) into a student; with structured+qat this is JPQD."""
 
@@ -129,6 +176,9 @@ class DistillSection(StageSection):
     structured: StructuredSpec | None = Field(default=None, description="Prune heads/FFN neurons of the student.")
     qat: QatSpec | None = Field(default=None, description="Quantization-aware training → INT8 IR.")
     training: TrainingSettings = Field(default_factory=TrainingSettings)
+    distributed: DistributedSpec | None = Field(
+        default=None, description="Train on several processes / machines (data-parallel)."
+    )
     measure_speed: bool = Field(default=True, description="Measure teacher vs student IR throughput side by side.")
     speed_seconds: float = Field(default=5.0, gt=0, description="Seconds of throughput measurement per IR.")
 

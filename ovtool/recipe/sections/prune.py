@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from ovtool.recipe.sections.base import Section, StageSection
 from ovtool.recipe.sections.data import DataSpec
-from ovtool.recipe.sections.distill import StructuredSpec, TrainingSettings
+from ovtool.recipe.sections.distill import DistributedSpec, StructuredSpec, TrainingSettings
 
 PruneMethod = Literal["structured", "magnitude_local", "magnitude_global", "regularization"]
 
@@ -41,6 +41,9 @@ class PruneSection(StageSection):
         default=None,
         description="Recovery fine-tuning (distilled from the unpruned model); required for regularization.",
     )
+    distributed: DistributedSpec | None = Field(
+        default=None, description="Recovery training on several processes / machines (data-parallel)."
+    )
     max_length: int = Field(default=128, gt=0, description="Tokens per sample for importance and evaluation.")
     eval_samples: int | None = Field(default=None, gt=0, description="Evaluate on at most this many test samples.")
     measure_speed: bool = Field(default=True, description="Measure original vs pruned IR throughput side by side.")
@@ -54,6 +57,8 @@ class PruneSection(StageSection):
             raise ValueError("prune needs real labeled text data (kind: text, not synthetic)")
         if self.recovery is not None and "max_length" in self.recovery.training.model_fields_set:
             raise ValueError("set prune.max_length (it applies to importance, recovery and evaluation alike)")
+        if self.distributed is not None and self.distributed.launcher and self.recovery is None:
+            raise ValueError("distributed.launcher: nothing is trained without `recovery:` (add it, or drop launcher)")
         if self.method == "structured":
             if self.structured is None:
                 raise ValueError("method structured needs `structured:` (heads_ratio, ffn_ratio or plan)")
