@@ -112,7 +112,7 @@ def test_two_models_interleaved_with_profile_and_pytorch(minilm_ir: Path, tmp_pa
         assert len(record["profile_top_ops"]) == 15
         times = [op["time_us"] for op in record["profile_top_ops"]]
         assert times == sorted(times, reverse=True)
-    assert first["ratios"] == {"speedup": 1.0, "latency_ratio": 1.0, "compression_rate": 1.0}
+    assert first["ratios"] == {"speedup": 1.0, "latency_ratio": 1.0, "compression_rate": 1.0, "output_size_ratio": 1.0}
     assert second["ratios"]["compression_rate"] == pytest.approx(1.0, abs=0.02)
     assert second["ratios"]["speedup"] == pytest.approx(
         second["throughput_inferences_per_s"] / first["throughput_inferences_per_s"], rel=1e-3

@@ -51,7 +51,8 @@ class BenchmarkSection(StageSection):
     precision: Precision | Literal["auto"] | None = Field(
         default=None,
         description="INFERENCE_PRECISION_HINT; default: the device's (bf16 on CPUs with AMX/AVX512-BF16). "
-        "auto: LLMs at the precision `ovtool generate` picks for each (f32 for weight-compressed IRs on CPU), "
+        "auto: `ovtool tune`'s stored choice for each IR on this machine (static models: its precision, and its "
+        "hint/streams when tuned for this benchmark's goal); without one, LLMs as `ovtool generate` runs them, "
         "other models at the device's. The precision actually used is always reported.",
     )
     config: dict[str, str | int | float | bool] = Field(
