@@ -40,7 +40,8 @@ FLAGS = (
     Flag("--hint", "benchmark.hint", choices=("throughput", "latency", "cumulative_throughput", "none"),
          panel=PERFORMANCE, help="OpenVINO performance hint (default throughput)."),
     Flag("--precision", "benchmark.precision", choices=("f32", "bf16", "f16", "auto"), panel=PERFORMANCE,
-         help="Inference precision (auto: LLMs as `generate` runs them); default: the device's."),
+         help="Inference precision (auto: `ovtool tune`'s stored choice, else as `generate` runs it); "
+              "default: the device's."),
     Flag(("-t", "--duration"), "benchmark.duration_s", type=float, panel=PERFORMANCE, help="Seconds per model."),
     Flag(("-n", "--iterations"), "benchmark.iterations", type=int, panel=PERFORMANCE, help="Inferences per model."),
     Flag("--shape", "benchmark.shapes", repeatable=True, convert=parse_shapes, panel=PERFORMANCE,
