@@ -20,8 +20,10 @@ from ovtool.stages.base import Stage
 
 
 def preflight(section: DistillSection, ctx: StageContext) -> None:
+    from ovtool.training.distributed import check
     from ovtool.training.models import check_torch_source
 
+    check(section.distributed, "distill")  # first: a missing launcher package is named as such
     require("train", "distilling a model")
     model = ctx.input.model
     if model is not None and not isinstance(model, Pending):  # an earlier stage's output is checked in run
@@ -40,9 +42,6 @@ def preflight(section: DistillSection, ctx: StageContext) -> None:
         raise UserError(f"distill.data.path: not found: {section.data.path}")
     if section.training.resume and not Path(section.training.checkpoint_dir or "").exists():
         raise UserError(f"distill.training.resume: no checkpoint folder {section.training.checkpoint_dir}")
-    from ovtool.training.distributed import check
-
-    check(section.distributed, "distill")
 
 
 def run(section: DistillSection, ctx: StageContext) -> StageResult:

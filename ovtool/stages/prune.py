@@ -26,8 +26,10 @@ NO_SPEEDUP_NOTE = (
 
 
 def preflight(section: PruneSection, ctx: StageContext) -> None:
+    from ovtool.training.distributed import check
     from ovtool.training.models import check_torch_source
 
+    check(section.distributed, "prune")  # first: a missing launcher package is named as such
     require("train", "pruning a model")
     assert section.data is not None and section.data.path is not None
     source = ctx.input.model
@@ -38,9 +40,6 @@ def preflight(section: PruneSection, ctx: StageContext) -> None:
     rec = section.recovery
     if rec is not None and rec.training.resume and not Path(rec.training.checkpoint_dir or "").exists():
         raise UserError(f"prune.recovery.training.resume: no checkpoint folder {rec.training.checkpoint_dir}")
-    from ovtool.training.distributed import check
-
-    check(section.distributed, "prune")
 
 
 def run(section: PruneSection, ctx: StageContext) -> StageResult:
