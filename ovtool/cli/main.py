@@ -26,6 +26,8 @@ COMMANDS = {
     "env": ("env_cmd", "env"),
 }  # fmt: skip
 GROUP_MODULES = {"dataset": "dataset", "recipe": "recipe_cmd", "cache": "cache_cmd"}
+# Commands whose process ends with ovtool/fast_exit.py (no teardown of the pipeline and interpreter).
+FAST_EXIT = ("generate", "benchmark")
 
 
 def _real(names: Iterable[str]) -> typer.Typer:
@@ -108,6 +110,10 @@ def main(argv: list[str] | None = None) -> None:
     no_telemetry()
     no_pydantic_plugins()
     args = sys.argv[1:] if argv is None else list(argv)
+    if argv is None and args[:1] and args[0] in FAST_EXIT:  # the process is ours: end it without teardown
+        from ovtool import fast_exit
+
+        fast_exit.arm()
     if len(args) <= 1 or "--help" in args or "-h" in args:
         from ovtool.cli.help_render import prepare
 
@@ -123,7 +129,9 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except click.Abort:
         code = 130
-    sys.exit(code if isinstance(code, int) else 0)
+    from ovtool import fast_exit
+
+    fast_exit.end(code if isinstance(code, int) else 0)
 
 
 def usage_error(exc: click.UsageError) -> int:
