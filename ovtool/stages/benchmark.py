@@ -136,9 +136,13 @@ def preflight(section: BenchmarkSection, ctx: StageContext) -> None:
 
 def _check_ir(xml: Path, section: BenchmarkSection) -> None:
     """The cheap IR checks --dry-run does: its route, and static shapes for static models."""
+    from ovtool.backends.genai.llm_bench import stateful_xml
     from ovtool.backends.openvino.bench_inputs import resolve_shapes
     from ovtool.backends.openvino.ir_info import read_model
 
+    if stateful_xml(xml):  # an LLM: routed from the XML text; openvino_genai reads the model itself
+        route(xml, True, section.mode)
+        return
     model = read_model(xml)
     stateful = bool(model.get_sinks())
     kind = route(xml, stateful, section.mode)
@@ -166,6 +170,7 @@ def route(xml: Path, stateful: bool, mode: str) -> str:
 
 
 def run(section: BenchmarkSection, ctx: StageContext) -> StageResult:
+    from ovtool.backends.genai import llm_bench
     from ovtool.backends.openvino.ir_info import describe_ir
     from ovtool.stages.convert import ensure_ir
 
@@ -176,8 +181,8 @@ def run(section: BenchmarkSection, ctx: StageContext) -> StageResult:
         for label, source in zip(labels, sources, strict=True):
             # convert defaults, not `convert:` (which describes the candidate, e.g. int8 weights)
             xml = ensure_ir(source, Path(tmp) / f"m{len(specs)}", ctx)
-            with ctx.step(f"inspect {label}"):
-                ir = describe_ir(xml)
+            with ctx.step(f"inspect {label}"):  # an LLM from its files: the pipeline reads the model itself
+                ir = llm_bench.describe_llm_ir(xml) if llm_bench.stateful_xml(xml) else describe_ir(xml)
             specs.append(ModelSpec(label, source, xml, ir, route(xml, ir["stateful"], section.mode)))
         kinds = {spec.kind for spec in specs}
         if len(kinds) > 1:

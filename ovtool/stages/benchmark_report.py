@@ -277,7 +277,13 @@ def static_plots(latencies: dict[str, list[float]], records: list[StaticRecord],
 
 
 def llm_plots(records: list[LLMRecord]) -> list[Plot]:
-    """TTFT and TPOT against prompt length, one line per model (first output length)."""
+    """TTFT and TPOT against prompt length, one line per model (first output length).
+
+    None for a single prompt length: one dot per model says what the table says, and matplotlib
+    (~1 s of import and drawing) was most of what a one-length benchmark cost over the plain library.
+    """
+    if len({p.prompt_tokens for record in records for p in record.points}) < 2:
+        return []
     from ovtool.plotting import png, pyplot
 
     plt = pyplot()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ovtool import console
+from ovtool import console, fast_exit
 from ovtool.backends.genai.genai import ItemResult, check_tokenizer_ir
 from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
@@ -166,7 +166,8 @@ def run(section: GenerateSection, ctx: StageContext) -> StageResult:
 
     plain = None
     if compare:
-        plain = _decode_pass(ctx, "plain decoding (baseline)", model_dir, section, props, prompts, warm=True)
+        plain = _decode_pass(ctx, "plain decoding (baseline)", model_dir, section, props, prompts, warm=True,
+                             last=False)  # fmt: skip
     kind_name = {None: "decode", "draft": "speculative decoding", "prompt_lookup": "prompt-lookup decoding"}
     main = _decode_pass(
         ctx, kind_name[_kind(section)], model_dir, section, props, prompts, warm=compare,
@@ -192,8 +193,10 @@ def _kind(section: GenerateSection) -> str | None:
 def _decode_pass(
     ctx: StageContext, name: str, model_dir: Path, section: GenerateSection, props: dict[str, Any],
     prompts: list[str], *, warm: bool, draft_dir: Path | None = None, prompt_lookup: bool = False,
+    last: bool = True,
 ) -> DecodePass:  # fmt: skip
-    """Load a pipeline, render the prompts, decode them all; the pipeline is freed afterwards."""
+    """Load a pipeline, render the prompts, decode them all; the pipeline is freed afterwards (the last one
+    only when the process goes on: an ending CLI process skips its teardown, ovtool/fast_exit.py)."""
     from ovtool.backends.genai import genai
 
     with ctx.step(f"load pipeline ({name})"):
@@ -214,6 +217,8 @@ def _decode_pass(
     with ctx.step(name):
         stats = genai.decode(pipeline, cfg, rendered, prompts, section.batch_size, template, progress)
     load_s = pipeline.load_s
+    if last:
+        fast_exit.keep(pipeline)
     del pipeline
     peak = max(step.peak_rss_bytes for step in ctx.steps[-2:])
     return DecodePass(stats=stats, chat_template_applied=template, peak_rss_bytes=peak, load_s=load_s, warmed=warm)

@@ -67,6 +67,25 @@ def read_prompt_text(path: str | None) -> str:
     return text
 
 
+def stateful_xml(xml: Path) -> bool:
+    """True when the IR holds Assign layers (a KV cache inside: `bool(model.get_sinks())`), read from the
+    XML text: building the model to ask (`read_model`, ~0.3-1 s for a 135M LLM) is what the pipeline does
+    again right after."""
+    return b'type="Assign"' in xml.read_bytes()
+
+
+def describe_llm_ir(xml: Path) -> dict[str, Any]:
+    """What the benchmark records of a stateful LLM IR (size, weight mix, stateful), from its files alone:
+    the weight mix from the XML's Const layers, the same counts as `ir_info.describe_ir` (tested)."""
+    from ovtool.backends.genai.genai import ir_weight_mix
+
+    mix = ir_weight_mix(xml)
+    bin_path = xml.with_suffix(".bin")
+    size = xml.stat().st_size + (bin_path.stat().st_size if bin_path.exists() else 0)
+    return {"xml": xml.name, "weight_elements": sum(mix.values()), "weight_precisions": mix, "size_bytes": size,
+            "stateful": stateful_xml(xml)}  # fmt: skip
+
+
 def load(label: str, folder: Path, section: BenchmarkSection, text: str, asked: str | None) -> LLMTarget:
     """Create the pipeline and tokenize the prompt text once with the model's tokenizer.
 
@@ -165,5 +184,9 @@ def genai_version() -> str:
 
 
 def release(targets: list[LLMTarget]) -> None:
+    """Drop the pipelines (an ending CLI process keeps them and skips their teardown, ovtool/fast_exit.py)."""
+    from ovtool import fast_exit
+
     for target in targets:
+        fast_exit.keep(target.pipe)
         target.pipe = None
