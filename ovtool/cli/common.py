@@ -26,38 +26,47 @@ def guarded(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ovtool import console, interrupts
+        from ovtool import interrupts
         from ovtool.artifacts import published_outs
-        from ovtool.errors import OvtoolError
 
         debug = os.environ.get("OVTOOL_DEBUG") == "1"
         published_before = len(published_outs())
         interrupts.install()
         try:
-            return func(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except KeyboardInterrupt as exc:
+            return _report_failures(func, args, kwargs, published_before, debug)
+        except KeyboardInterrupt as exc:  # also one that lands while a failure is being reported
             raise _interrupt_exit(interrupts.signum_of(exc), published_outs()[published_before:]) from exc
-        except Exception as exc:
-            if (signum := interrupts.seen()) is not None:  # a library turned the signal into its own error
-                raise _interrupt_exit(signum, published_outs()[published_before:]) from exc
-            if debug:
-                console.err.print_exception()
-            from ovtool.error_map import clip_message, describe_failure
-
-            if isinstance(exc, OvtoolError):
-                console.error(clip_message(str(exc)))
-                raise typer.Exit(exc.exit_code) from exc
-            known = describe_failure(exc)  # ENOSPC, ENAMETOOLONG, OpenVINO errors… (one table)
-            if known is not None:
-                console.error(clip_message(known[0]))
-                raise typer.Exit(known[1]) from exc
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            console.error(clip_message(f"{type(exc).__name__}: {first} (run with OVTOOL_DEBUG=1 for the traceback)"))
-            raise typer.Exit(1) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def _report_failures(func: Callable[..., Any], args: Any, kwargs: Any, published_before: int, debug: bool) -> Any:
+    """Call the command; an error becomes its one-line message and exit code (see `guarded`)."""
+    from ovtool import console, interrupts
+    from ovtool.artifacts import published_outs
+    from ovtool.errors import OvtoolError
+
+    try:
+        return func(*args, **kwargs)
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if (signum := interrupts.seen()) is not None:  # a library turned the signal into its own error
+            raise _interrupt_exit(signum, published_outs()[published_before:]) from exc
+        if debug:
+            console.err.print_exception()
+        from ovtool.error_map import clip_message, describe_failure
+
+        if isinstance(exc, OvtoolError):
+            console.error(clip_message(str(exc)))
+            raise typer.Exit(exc.exit_code) from exc
+        known = describe_failure(exc)  # ENOSPC, ENAMETOOLONG, OpenVINO errors… (one table)
+        if known is not None:
+            console.error(clip_message(known[0]))
+            raise typer.Exit(known[1]) from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        console.error(clip_message(f"{type(exc).__name__}: {first} (run with OVTOOL_DEBUG=1 for the traceback)"))
+        raise typer.Exit(1) from exc
 
 
 def _interrupt_exit(signum: int, published: list[Path]) -> typer.Exit:
