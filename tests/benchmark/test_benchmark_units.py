@@ -144,3 +144,23 @@ def test_pending_input_is_labelled_by_its_stage(tmp_path: Path) -> None:
     assert exists_or_pending(tmp_path / "OUT" / "dataset" / "train.jsonl", pending)
     assert not exists_or_pending(tmp_path / "OUT" / "dataset" / "train.jsonl", DatasetOutput(pending.path))
     assert not exists_or_pending(tmp_path / "elsewhere.jsonl", pending)
+
+
+def test_interleaved_rounds_alternate_the_order() -> None:
+    """A B, B A, A B…: no model is always the one measured right after a switch."""
+    from ovtool.backends.openvino.bench_static import measure_interleaved
+
+    calls: list[str] = []
+
+    class Recorder:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def warm_up(self, count: int) -> None:
+            calls.append(f"warm {self.name}")
+
+        def run_part(self, seconds: float | None, iterations: int | None) -> None:
+            calls.append(self.name)
+
+    measure_interleaved([Recorder("a"), Recorder("b")], BenchmarkSection(iterations=8, rounds=4))
+    assert calls == ["warm a", "warm b", "a", "b", "b", "a", "a", "b", "b", "a"]

@@ -89,14 +89,24 @@ class Timed(Protocol):
 
 
 def measure_interleaved(targets: Sequence[Timed], section: BenchmarkSection) -> None:
-    """Warm up each model, then `rounds` turns of each model's share of the budget, in turn."""
+    """Warm up each model, then `rounds` turns of each model's share of the budget, in turn.
+
+    The order reverses every round (A B, B A, A B…): with a fixed order the model measured first
+    in each round was the slower one in every side-by-side run (the switch from another model's
+    working set costs the first few requests), which read as a speed difference between models.
+    """
     for target in targets:
         target.warm_up(section.warmup)
     rounds = section.rounds if len(targets) > 1 else 1
     for index in range(rounds):
         seconds, iterations = _share(section, rounds, index)
-        for target in targets:
+        for target in round_order(targets, index):
             target.run_part(seconds, iterations)
+
+
+def round_order(targets: Sequence[Timed], index: int) -> list[Timed]:
+    """Round `index`'s order: as given on even rounds, reversed on odd ones."""
+    return list(targets) if index % 2 == 0 else list(reversed(targets))
 
 
 def _share(section: BenchmarkSection, rounds: int, index: int) -> tuple[float | None, int | None]:
