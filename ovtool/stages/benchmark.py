@@ -118,6 +118,10 @@ def preflight(section: BenchmarkSection, ctx: StageContext) -> None:
             _check_ir(xml, section)
     if section.prompt_text is not None and not Path(section.prompt_text).exists():
         raise UserError(f"benchmark.prompt_text: {section.prompt_text} not found")
+    if section.adapters:  # the files themselves; against each IR once it is known (run)
+        from ovtool.backends.genai.adapters import check_adapters
+
+        check_adapters([(a.path, a.alpha) for a in section.adapters], None)
     data_path = section.data.path if section.data is not None else None
     if data_path is not None and not exists_or_pending(data_path, ctx.input.dataset):
         raise UserError(f"benchmark.data.path: {data_path} not found")
@@ -303,14 +307,21 @@ def _run_llm(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageContex
     if section.profile:
         result.warnings.append("profile applies to static models: openvino_genai exposes no performance counters")
     text = llm_bench.read_prompt_text(section.prompt_text)
-    targets = []
+    adapted = _adapters_per_model(specs, section)  # exit 2 before any pipeline is built
+    targets, measured = [], []
     for spec in specs:
+        folder, precision = spec.xml.parent, llm_precision(section, spec.xml.parent)
         with ctx.step(f"load pipeline {spec.label}"):
-            folder = spec.xml.parent
-            targets.append(llm_bench.load(spec.label, folder, section, text, llm_precision(section, folder)))
+            targets.append(llm_bench.load(spec.label, folder, section, text, precision))
+        measured.append(spec)
+        if adapted:  # the same model with the LoRA adapters, measured interleaved with it
+            with ctx.step(f"load pipeline {spec.label}+lora"):
+                targets.append(llm_bench.load(f"{spec.label}+lora", folder, section, text, precision,
+                                              adapters=adapted[spec.label]))  # fmt: skip
+            measured.append(spec)
     with timed_step(ctx, f"generate with {len(targets)} model(s) interleaved"):
         llm_bench.measure_interleaved(targets, section, ctx.seed)
-    records = [LLMRecord.of(t, s) for t, s in zip(targets, specs, strict=True)]
+    records = [LLMRecord.of(t, s) for t, s in zip(targets, measured, strict=True)]
     llm_bench.release(targets)
     add_llm_ratios(records)
     result.details = {
@@ -318,6 +329,7 @@ def _run_llm(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageContex
         "environment": _environment(section) | {"openvino_genai": llm_bench.genai_version()},
         "settings": section.model_dump(mode="json"),
         "prompt_text": section.prompt_text or "built-in passage (A Midsummer Night's Dream)",
+        "adapters": [a.record() for a in next(iter(adapted.values()), [])],  # path, sha256, alpha
         "models": records,
     }
     result.metrics = report.llm_metrics(records) | _peak_rss(ctx)
@@ -327,6 +339,16 @@ def _run_llm(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageContex
     _finish(result, "llm", records, ctx, report.llm_csv(records, _peak_mb(result)))
     result.summary = report.llm_summary(records, max(section.prompt_lengths), section.device)
     return result
+
+
+def _adapters_per_model(specs: list[ModelSpec], section: BenchmarkSection) -> dict[str, list[Any]]:
+    """benchmark.adapters checked against each LLM's IR (label → AppliedAdapter list); {} without adapters."""
+    if not section.adapters:
+        return {}
+    from ovtool.backends.genai.adapters import check_adapters
+
+    items = [(a.path, a.alpha) for a in section.adapters]
+    return {spec.label: check_adapters(items, spec.xml) for spec in specs}
 
 
 def _finish(

@@ -116,6 +116,24 @@ def check_models(section: GenerateSection, ctx: StageContext) -> None:
 def preflight(section: GenerateSection, ctx: StageContext) -> None:
     load_prompts(section)
     check_models(section, ctx)
+    check_adapters(section, ctx)
+
+
+def check_adapters(section: GenerateSection, ctx: StageContext, model_dir: Path | None = None) -> list[Any]:
+    """The LoRA adapters, read and checked against the IR when it is known (else at run, once converted).
+
+    openvino_genai would skip an adapter that fits no layer and fail deep inside on wrong shapes:
+    exit 2 naming the file, before a pipeline is built (ovtool/backends/genai/adapters.py).
+    """
+    if not section.adapters:
+        return []
+    from ovtool.backends.genai.adapters import check_adapters as check
+
+    if model_dir is None:
+        model = ctx.input.model
+        model_dir = Path(model) if isinstance(model, str) and Path(model).exists() else None
+    xml = find_ir_xml(model_dir) if model_dir is not None else None
+    return check([(item.path, item.alpha) for item in section.adapters], xml)
 
 
 def resolve_ir(source: str, work_dir: Path, ctx: StageContext,
@@ -140,6 +158,7 @@ class Prepared:
     props: dict[str, Any]
     precision_reason: str
     precision_choice: dict[str, Any] = field(default_factory=dict)  # settings + source ("stored", "rule"…)
+    adapters: list[Any] = field(default_factory=list)  # AppliedAdapter: LoRA checked against this IR
 
 
 def prepare(section: GenerateSection, ctx: StageContext) -> Prepared:
@@ -154,7 +173,8 @@ def prepare(section: GenerateSection, ctx: StageContext) -> Prepared:
     choice = choice_for(section, model_dir)  # a stored `ovtool tune` choice, or the rule (docs/tune.md)
     console.detail(f"inference precision: {choice.precision or 'device default'} ({choice.why})")
     props = genai.device_properties(section.performance, choice.precision) | choice.properties
-    return Prepared(model_dir, converted, draft_dir, props, choice.why, choice.record())
+    adapters = check_adapters(section, ctx, model_dir)
+    return Prepared(model_dir, converted, draft_dir, props, choice.why, choice.record(), adapters)
 
 
 def run(section: GenerateSection, ctx: StageContext) -> StageResult:
@@ -171,11 +191,12 @@ def run(section: GenerateSection, ctx: StageContext) -> StageResult:
     kind_name = {None: "decode", "draft": "speculative decoding", "prompt_lookup": "prompt-lookup decoding"}
     main = _decode_pass(
         ctx, kind_name[_kind(section)], model_dir, section, props, prompts, warm=compare,
-        draft_dir=ready.draft_dir, prompt_lookup=bool(spec and spec.prompt_lookup),
+        draft_dir=ready.draft_dir, prompt_lookup=bool(spec and spec.prompt_lookup), adapters=ready.adapters,
     )  # fmt: skip
     result = _result(section, ctx, items, main, plain, props, model_dir if ready.converted else None)
     result.details["inference_precision_reason"] = ready.precision_reason
     result.details["precision_choice"] = ready.precision_choice
+    result.details["adapters"] = [adapter.record() for adapter in ready.adapters]  # path, sha256, alpha
     if section.prompts is not None:
         _write_outputs(ctx.work_dir / OUTPUTS_FILE, items, main.stats.items)
         result.extra_files.append(OUTPUTS_FILE)
@@ -193,6 +214,7 @@ def _kind(section: GenerateSection) -> str | None:
 def _decode_pass(
     ctx: StageContext, name: str, model_dir: Path, section: GenerateSection, props: dict[str, Any],
     prompts: list[str], *, warm: bool, draft_dir: Path | None = None, prompt_lookup: bool = False,
+    adapters: list[Any] | None = None,
     last: bool = True,
 ) -> DecodePass:  # fmt: skip
     """Load a pipeline, render the prompts, decode them all; the pipeline is freed afterwards (the last one
@@ -201,7 +223,7 @@ def _decode_pass(
 
     with ctx.step(f"load pipeline ({name})"):
         pipeline = genai.load_pipeline(model_dir, section.device, props, draft_dir=draft_dir,
-                                       prompt_lookup=prompt_lookup)  # fmt: skip
+                                       prompt_lookup=prompt_lookup, adapters=adapters or ())  # fmt: skip
     template = section.chat_template and genai.has_chat_template(pipeline)
     if section.chat_template and not template:
         console.warn("the model has no chat template: prompts go to it as given")

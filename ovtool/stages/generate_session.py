@@ -76,6 +76,7 @@ def open_session(section: GenerateSection, ctx: StageContext) -> GenerateSession
     spec = section.speculative
     with ctx.step("load pipeline"):
         pipeline = genai.load_pipeline(ready.model_dir, section.device, ready.props, draft_dir=ready.draft_dir,
-                                       prompt_lookup=bool(spec and spec.prompt_lookup))  # fmt: skip
+                                       prompt_lookup=bool(spec and spec.prompt_lookup),
+                                       adapters=ready.adapters)  # fmt: skip
     cfg = genai.generation_config(pipeline, section, ctx.seed)
     return GenerateSession(pipeline, cfg, section.system_prompt, ctx.input.model_path)

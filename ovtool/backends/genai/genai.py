@@ -12,11 +12,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ovtool.errors import UserError
 from ovtool.ir_folder import IRFolder
 from ovtool.recipe.sections.generate import GenerateSection, PerformanceSection
+
+if TYPE_CHECKING:
+    from ovtool.backends.genai.adapters import AppliedAdapter
 
 DEFAULT_ASSISTANT_TOKENS = 5
 
@@ -111,11 +114,16 @@ def load_pipeline(
     *,
     draft_dir: Path | None = None,
     prompt_lookup: bool = False,
+    adapters: Sequence[AppliedAdapter] = (),
 ) -> Pipeline:
-    """LLMPipeline for the model, with a draft model or prompt lookup when asked."""
+    """LLMPipeline for the model, with a draft model or prompt lookup when asked, and LoRA adapters."""
     import openvino_genai as ov_genai
 
     kwargs = dict(props)
+    if adapters:  # openvino_genai transforms the model for them at build time: `adapters=` is required here
+        from ovtool.backends.genai.adapters import adapter_config
+
+        kwargs["adapters"] = adapter_config(adapters)
     kind = "plain"
     if draft_dir is not None:
         kwargs["draft_model"] = ov_genai.draft_model(str(draft_dir), device, **props)

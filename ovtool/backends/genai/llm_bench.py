@@ -9,13 +9,17 @@ numbers llm_bench reports — per run, so percentiles across tokens are availabl
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ovtool.errors import UserError, WorkFailed
 from ovtool.measure import current_rss_bytes
 from ovtool.recipe.sections.benchmark import BenchmarkSection
+
+if TYPE_CHECKING:
+    from ovtool.backends.genai.adapters import AppliedAdapter
 
 MAX_PROMPT_CHARS = 200_000
 
@@ -86,10 +90,12 @@ def describe_llm_ir(xml: Path) -> dict[str, Any]:
             "stateful": stateful_xml(xml)}  # fmt: skip
 
 
-def load(label: str, folder: Path, section: BenchmarkSection, text: str, asked: str | None) -> LLMTarget:
+def load(label: str, folder: Path, section: BenchmarkSection, text: str, asked: str | None,
+         adapters: Sequence[AppliedAdapter] = ()) -> LLMTarget:  # fmt: skip
     """Create the pipeline and tokenize the prompt text once with the model's tokenizer.
 
-    `asked` is the INFERENCE_PRECISION_HINT the benchmark stage chose (None = the device's default).
+    `asked` is the INFERENCE_PRECISION_HINT the benchmark stage chose (None = the device's default);
+    `adapters`: LoRA adapters openvino_genai applies to the pipeline (checked by the caller).
     """
     import openvino_genai as ov_genai
 
@@ -104,6 +110,10 @@ def load(label: str, folder: Path, section: BenchmarkSection, text: str, asked: 
         properties["NUM_STREAMS"] = section.streams
     if section.hint not in (None, "none"):  # else openvino_genai's default
         properties["PERFORMANCE_HINT"] = HINTS[section.hint]
+    if adapters:
+        from ovtool.backends.genai.adapters import adapter_config
+
+        properties["adapters"] = adapter_config(adapters)
     rss_before = current_rss_bytes()
     start = time.perf_counter()
     try:

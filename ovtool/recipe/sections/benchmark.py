@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ovtool.recipe.sections.base import StageSection
 from ovtool.recipe.sections.data import DataSpec
+from ovtool.recipe.sections.generate import AdapterItem
 
 Hint = Literal["throughput", "latency", "cumulative_throughput", "none"]
 Precision = Literal["f32", "bf16", "f16"]
@@ -74,7 +75,8 @@ class BenchmarkSection(StageSection):
     )
     iterations: int | None = Field(default=None, gt=0, description="Measured inferences per model instead.")
     rounds: int = Field(
-        default=3, gt=0, description="Several models: each one's run is split into this many interleaved parts."
+        default=4, gt=0, description="Several models: each one's run is split into this many interleaved parts "
+        "(the order reverses each part: A B, B A…)."
     )
     profile: bool = Field(
         default=False,
@@ -91,6 +93,11 @@ class BenchmarkSection(StageSection):
     )
     output_lengths: list[int] = Field(default=[128], description="LLM: generated tokens per run (EOS ignored).")
     repeats: int = Field(default=3, gt=0, description="LLM: measured generations per model and length.")
+    adapters: list[AdapterItem] = Field(
+        default_factory=list,
+        description="LLM: LoRA adapters (as generate.adapters); each model is measured as it is and with them, "
+        "interleaved, so the adapters' cost is a ratio from the same run.",
+    )
     prompt_text: str | None = Field(
         default=None,
         description="LLM: a .txt file or folder of .txt/.md files the prompts are cut from "
@@ -131,6 +138,8 @@ class BenchmarkSection(StageSection):
                     raise ValueError(f"{name} applies to static models, not to mode: llm")
             if self.pytorch_baseline:
                 raise ValueError("pytorch_baseline applies to static models, not to mode: llm")
+        if self.mode == "static" and self.adapters:
+            raise ValueError("adapters apply to LLMs (openvino_genai), not to mode: static")
         return self
 
     def static_hint(self) -> Hint:

@@ -55,6 +55,17 @@ class SpeculativeSection(Section):
         return self
 
 
+class AdapterItem(Section):
+    """One LoRA adapter applied at generation (openvino_genai), blended with the others by alpha."""
+
+    path: str = Field(description="A PEFT LoRA adapter folder (adapter_model.safetensors + adapter_config.json) "
+                      "or its .safetensors file.")  # fmt: skip
+    alpha: float = Field(
+        default=1.0, allow_inf_nan=False,
+        description="Weight of this adapter: 1.0 = as trained (PEFT's lora_alpha / r included), 0 = off.",
+    )  # fmt: skip
+
+
 class PerformanceSection(Section):
     """OpenVINO device properties for the pipeline; left out = the device's default."""
 
@@ -106,6 +117,11 @@ class GenerateSection(StageSection):
     speculative: SpeculativeSection | None = Field(
         default=None, description="Speculative decoding (draft model) or prompt-lookup decoding."
     )
+    adapters: list[AdapterItem] = Field(
+        default_factory=list,
+        description="LoRA adapters applied by openvino_genai without re-exporting the model; several blend by "
+        "alpha. `--adapter none` (an empty list) runs the base model.",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _check(self) -> GenerateSection:
@@ -123,4 +139,6 @@ class GenerateSection(StageSection):
                                  "greedy decoding ignores them")  # fmt: skip
         if any(not s for s in self.stop):
             raise ValueError("a stop string is empty")
+        if self.adapters and self.speculative is not None:
+            raise ValueError("adapters apply to plain decoding: drop speculative (or the adapters)")
         return self
