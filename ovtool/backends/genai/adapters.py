@@ -229,12 +229,18 @@ def check_adapters(items: Sequence[tuple[str, float]], xml: Path | None) -> list
 
 
 def adapter_config(adapters: Sequence[AppliedAdapter]) -> Any:
-    """openvino_genai.AdapterConfig blending the adapters (None for none): pass as `adapters=` to the pipeline."""
+    """openvino_genai.AdapterConfig blending the adapters (None for none): pass as `adapters=` to the pipeline.
+
+    MODE_STATIC: the adapters are constants of the compiled model. ovtool never switches adapters or
+    alphas on a built pipeline, and the default (MODE_DYNAMIC on CPU: LoRA matrices as state variables,
+    switchable per request) cost ~25 % TPOT on SmolLM2 against ~0 % for static (docs/generate.md).
+    MODE_FUSE is as fast but refuses weight-compressed (INT4/INT8) IRs; static works on any IR.
+    """
     if not adapters:
         return None
     import openvino_genai as ov_genai
 
-    config = ov_genai.AdapterConfig()
+    config = ov_genai.AdapterConfig(ov_genai.AdapterConfig.Mode.MODE_STATIC)
     for item in adapters:
         config.add(ov_genai.Adapter(str(item.file.path)), item.genai_alpha)
     return config
@@ -263,8 +269,8 @@ def prompt_logprobs(model_dir: Path, device: str, props: dict[str, Any], adapter
     gen = ov_genai.GenerationConfig()
     gen.max_new_tokens, gen.echo, gen.logprobs, gen.do_sample = 1, True, 1, False
     gen.adapters = config  # per request, as LLMPipeline's own generation config carries them
-    # generate() is what loads the adapter tensors into the model's state (add_request/step alone does
-    # not: the scores come out as the base model's); they stay loaded while the config is unchanged.
+    # generate() is what loads adapter tensors into the model's state in openvino_genai's dynamic mode
+    # (add_request/step alone does not: the scores came out as the base model's); harmless in static mode.
     pipe.generate([ov.Tensor(np.asarray([blocks[0][:2]], dtype=np.int64))], [gen])
     out: list[list[float]] = []
     for block in blocks:
