@@ -1,8 +1,8 @@
 """Train a small LoRA adapter for SmolLM2-135M on Shakespeare at .assets/smollm2-lora-shakespeare/.
 
 No LoRA adapter for SmolLM2 ships in a registry package, so the project makes its own for
-`ovtool generate --adapter`: PEFT LoRA (rank 8 on the attention projections of the top 10 layers) over the model as
-ovtool loads it (the shipped GGUF, dequantized by `gguf_to_hf_folder`), trained a few hundred steps
+`ovtool generate --adapter`: PEFT LoRA (rank 8 on the attention projections of all 30 layers) over the model as
+ovtool loads it (the shipped GGUF, dequantized by `gguf_to_hf_folder`), trained 40 steps
 on the plays in `.assets/shakespeare/plays` except the held-out ones (EVAL_PLAYS), which are only
 used to measure perplexity. Deterministic: seeded, torch deterministic algorithms, a fixed thread
 count, a fixed block order.
@@ -38,15 +38,18 @@ TARGET = ROOT / ".assets" / "smollm2-lora-shakespeare"
 
 # Held out of training: perplexity is measured on these (tests/generate/test_adapters.py, docs/generate.md).
 EVAL_PLAYS = ("hamlet", "the-tempest", "twelfth-night", "julius-caesar")
-STEPS = 200
+# 40 steps of 2 blocks: held-out perplexity 96.7 → 56.1 in ~35 s of training on 2 cores. A first version
+# trained 200 steps on the top 10 layers only (cheaper steps, backward stops there) and reached 61.3 in
+# 16 min on a loaded machine: every layer learns the text's style much faster per step, and `make install`
+# pays every second of this.
+STEPS = 40
 BATCH_SIZE = 2
 BLOCK_TOKENS = 64
 LEARNING_RATE = 1e-3
 RANK = 8
 LORA_ALPHA = 16
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj")
-# The top third of SmolLM2's 30 layers only: backward stops there, so a step costs ~half (minutes on 2 cores).
-LAYERS = tuple(range(20, 30))
+LAYERS = tuple(range(30))  # every decoder layer of SmolLM2-135M
 EVAL_BLOCKS = 32
 BLOCK_STRIDE = 64  # tokens between the starts of two training blocks (no overlap)
 SEED = 0

@@ -161,13 +161,17 @@ def generate_once(target: LLMTarget, prompt_tokens: int, output_tokens: int, see
 
 
 def measure_interleaved(targets: list[LLMTarget], section: BenchmarkSection, seed: int) -> None:
-    """Warm up, then `repeats` rounds of every model × prompt length × output length, in turn."""
+    """Warm up, then `repeats` rounds of every model × prompt length × output length, in turn.
+
+    The model order reverses every round (A B, B A…), as for static models: no model is always the
+    one measured right after a switch.
+    """
     shortest = min(section.prompt_lengths)
     for target in targets:
         for _ in range(section.warmup):
             generate_once(target, shortest, min(section.output_lengths), seed)
-    for _ in range(section.repeats):
-        for target in targets:
+    for index in range(section.repeats):
+        for target in targets if index % 2 == 0 else targets[::-1]:
             for prompt_tokens in section.prompt_lengths:
                 for output_tokens in section.output_lengths:
                     metrics = generate_once(target, prompt_tokens, output_tokens, seed)
