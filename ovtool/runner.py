@@ -159,6 +159,8 @@ TRAINING_STAGES = ("prune", "distill")  # the stages that train data-parallel on
 
 def _is_peer(loaded: LoadedRecipe, options: RunOptions) -> bool:
     """True for a process that trains but must not touch OUT (ovtool/training/distributed.py)."""
+    if "WORLD_SIZE" not in os.environ and not set(options.stages) & set(TRAINING_STAGES):
+        return False  # no launcher, no training stage: not even the training module is imported (start-up)
     from ovtool.training.distributed import env_ranks, is_peer_process
 
     if env_ranks().multi and (other := [s for s in options.stages if s not in TRAINING_STAGES]):
@@ -254,6 +256,8 @@ def _run_stages(loaded: LoadedRecipe, options: RunOptions, record: RunRecord, ro
 
 
 def _multi_rank() -> bool:
+    if "WORLD_SIZE" not in os.environ:  # what env_ranks reads: one process
+        return False
     from ovtool.training.distributed import env_ranks
 
     return env_ranks().multi
