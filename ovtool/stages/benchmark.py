@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ovtool import console
 from ovtool.context import ModelRef, Pending, StageContext
@@ -25,6 +25,9 @@ from ovtool.results import Metric, StageResult
 from ovtool.scratch import owned_tempdir
 from ovtool.stages.base import Stage
 from ovtool.stages.benchmark_records import LLMRecord, ModelSpec, StaticRecord, TorchRecord
+
+if TYPE_CHECKING:
+    from ovtool.stages.precision import PrecisionChoice
 
 DEFAULT_TEXT_SAMPLES = 64
 
@@ -285,17 +288,22 @@ def _load_torch(section: BenchmarkSection, first: ModelSpec, target: Any, ctx: S
         return bench_torch.load(folder, target.batches[0], target.batch)
 
 
-def llm_precision(section: BenchmarkSection, folder: Path) -> str | None:
-    """The INFERENCE_PRECISION_HINT an LLM is timed with (None = the device's default).
+def llm_choice(section: BenchmarkSection, folder: Path) -> PrecisionChoice:
+    """What an LLM is timed with: INFERENCE_PRECISION_HINT, the stored tuning's other properties, the source.
 
-    `auto` times each IR as `ovtool generate` runs it: users deploy it that way, so time it that way.
+    `auto` times each IR as `ovtool generate` runs it (the choice `ovtool tune` stored, else the rule):
+    users deploy it that way, so time it that way. `benchmark.config`, threads and streams win over a
+    stored property, as a recipe's own keys do for generate.
     """
-    if section.precision != "auto":
-        return section.precision
-    from ovtool.recipe.sections.generate import GenerateSection
-    from ovtool.stages.precision import precision_for
+    from ovtool.recipe.sections.generate import GenerateSection, PerformanceSection
+    from ovtool.stages.precision import PrecisionChoice, choice_for
 
-    return precision_for(GenerateSection(device=section.device), folder)[0]
+    if section.precision is None and "INFERENCE_PRECISION_HINT" not in section.config:
+        return PrecisionChoice(None, "device default (no --precision; `--precision auto` times it as `ovtool "
+                               "generate` runs it)", "rule")  # fmt: skip
+    perf = PerformanceSection(inference_precision=section.precision or "default", properties=dict(section.config),
+                              threads=section.threads, streams=section.streams)  # fmt: skip
+    return choice_for(GenerateSection(device=section.device, performance=perf), folder)
 
 
 def _run_llm(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageContext) -> StageResult:
@@ -310,18 +318,19 @@ def _run_llm(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageContex
     adapted = _adapters_per_model(specs, section)  # exit 2 before any pipeline is built
     targets, measured = [], []
     for spec in specs:
-        folder, precision = spec.xml.parent, llm_precision(section, spec.xml.parent)
+        folder = spec.xml.parent
+        choice = llm_choice(section, folder)
         with ctx.step(f"load pipeline {spec.label}"):
-            targets.append(llm_bench.load(spec.label, folder, section, text, precision))
-        measured.append(spec)
+            targets.append(llm_bench.load(spec.label, folder, section, text, choice.precision, choice.properties))
+        measured.append((spec, choice))
         if adapted:  # the same model with the LoRA adapters, measured interleaved with it
             with ctx.step(f"load pipeline {spec.label}+lora"):
-                targets.append(llm_bench.load(f"{spec.label}+lora", folder, section, text, precision,
-                                              adapters=adapted[spec.label]))  # fmt: skip
-            measured.append(spec)
+                targets.append(llm_bench.load(f"{spec.label}+lora", folder, section, text, choice.precision,
+                                              choice.properties, adapters=adapted[spec.label]))  # fmt: skip
+            measured.append((spec, choice))
     with timed_step(ctx, f"generate with {len(targets)} model(s) interleaved"):
         llm_bench.measure_interleaved(targets, section, ctx.seed)
-    records = [LLMRecord.of(t, s) for t, s in zip(targets, measured, strict=True)]
+    records = [LLMRecord.of(t, s, c.record()) for t, (s, c) in zip(targets, measured, strict=True)]
     llm_bench.release(targets)
     add_llm_ratios(records)
     result.details = {

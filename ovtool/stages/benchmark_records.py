@@ -340,9 +340,10 @@ class LLMRecord:
     ir: IRFacts
     ratios: LLMRatios = field(default_factory=LLMRatios)
     kind: str = "llm"
+    precision_choice: dict[str, Any] = field(default_factory=dict)  # settings + source, as generate records
 
     @classmethod
-    def of(cls, target: LLMTarget, spec: ModelSpec) -> LLMRecord:
+    def of(cls, target: LLMTarget, spec: ModelSpec, precision_choice: dict[str, Any] | None = None) -> LLMRecord:
         points = [LLMPointRecord.of(p) for p in target.points.values()]
         longest = max(p.prompt_tokens for p in points)
         return cls(
@@ -356,6 +357,7 @@ class LLMRecord:
             ttft_ms_longest_prompt=max(p.ttft_ms for p in points if p.prompt_tokens == longest),
             tpot_ms=round(sum(p.tpot_ms for p in points) / len(points), 3),
             ir=IRFacts.of(spec),
+            precision_choice=precision_choice or {},
         )
 
     @property
@@ -369,7 +371,7 @@ class LLMRecord:
             "points": [p.as_dict() for p in self.points],
             "generation_tokens_per_s": self.generation_tokens_per_s,
             "ttft_ms_longest_prompt": self.ttft_ms_longest_prompt, "tpot_ms": self.tpot_ms,
-            **asdict(self.ir), "ratios": self.ratios.as_dict(),
+            **asdict(self.ir), "ratios": self.ratios.as_dict(), "precision_choice": self.precision_choice,
         }  # fmt: skip
 
 

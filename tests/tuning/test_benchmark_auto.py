@@ -122,3 +122,35 @@ def test_asked_precision_never_reads_the_store(tmp_path: Path, monkeypatch: pyte
     assert static_choice(BenchmarkSection(precision="f16"), xml).record()["inference_precision"] == "f16"
     assert static_choice(BenchmarkSection(precision="auto"), xml).source == "rule"  # no IR, nothing stored
     assert not (tmp_path / "cache" / "tuning").exists()
+
+
+@pytest.mark.slow
+def test_llm_auto_takes_the_stored_llm_tuning_and_records_it(smollm2_fp16_ir: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """An LLM: the stored precision *and* its KV-cache precision reach the pipeline, run.json says "stored";
+    `benchmark.config` wins over a stored property; without --precision the device default ("rule")."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("OVTOOL_CACHE", str(cache))
+    from ovtool.tuning import store
+
+    settings = {"INFERENCE_PRECISION_HINT": "f32", "KV_CACHE_PRECISION": "f16"}
+    store.save(store.key_for(smollm2_fp16_ir, "CPU"), "llm", settings, [], "test CPU")
+    env = {"OVTOOL_CACHE": str(cache)}
+
+    def llm_bench(out: Path, *args: str) -> dict:
+        proc = run_cli("benchmark", "-m", smollm2_fp16_ir, "--set", "benchmark.prompt_lengths=[16]",
+                       "--set", "benchmark.output_lengths=[8]", "--set", "benchmark.repeats=1",
+                       "--set", "benchmark.warmup=0", "--no-cache", "-o", out, *args, env=env)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads((out / "run.json").read_text())["stages"][0]["details"]["models"][0]
+
+    got = llm_bench(tmp_path / "b0", "--precision", "auto")
+    assert got["precision"] == "f32"
+    assert got["precision_choice"]["source"] == "stored"
+    assert got["precision_choice"]["properties"] == {"KV_CACHE_PRECISION": "f16"}
+
+    own = llm_bench(tmp_path / "b1", "--precision", "auto", "--set", "benchmark.config={KV_CACHE_PRECISION: u8}")
+    assert own["precision_choice"]["source"] == "stored" and own["precision_choice"]["properties"] == {}
+
+    default = llm_bench(tmp_path / "b2")
+    assert default["precision_choice"]["source"] == "rule"

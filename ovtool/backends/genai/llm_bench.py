@@ -9,7 +9,7 @@ numbers llm_bench reports — per run, so percentiles across tokens are availabl
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,17 +91,18 @@ def describe_llm_ir(xml: Path) -> dict[str, Any]:
 
 
 def load(label: str, folder: Path, section: BenchmarkSection, text: str, asked: str | None,
-         adapters: Sequence[AppliedAdapter] = ()) -> LLMTarget:  # fmt: skip
+         tuned: Mapping[str, Any] | None = None, adapters: Sequence[AppliedAdapter] = ()) -> LLMTarget:  # fmt: skip
     """Create the pipeline and tokenize the prompt text once with the model's tokenizer.
 
     `asked` is the INFERENCE_PRECISION_HINT the benchmark stage chose (None = the device's default);
-    `adapters`: LoRA adapters openvino_genai applies to the pipeline (checked by the caller).
+    `tuned`: other device properties of a stored `ovtool tune` choice (KV_CACHE_PRECISION…), under
+    `benchmark.config`; `adapters`: LoRA adapters openvino_genai applies to the pipeline (checked by the caller).
     """
     import openvino_genai as ov_genai
 
     from ovtool.backends.openvino.ov_bench import HINTS, device_default_precision, openvino_message
 
-    properties: dict[str, Any] = dict(section.config)
+    properties: dict[str, Any] = dict(tuned or {}) | dict(section.config)
     if asked is not None:
         properties["INFERENCE_PRECISION_HINT"] = asked
     if section.threads is not None:
