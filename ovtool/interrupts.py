@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -87,6 +88,29 @@ def install() -> Callable[[], None]:
                 signal.signal(signum, old)  # type: ignore[arg-type]
 
     return restore
+
+
+def settle() -> None:
+    """The run is over: from now on SIGINT/SIGTERM end this process at once, quietly, with 128 + the signal.
+
+    Raising `Interrupted` is only useful while there is a run to unwind. Once the command has returned,
+    the interpreter's own shutdown (joining threads in `threading._shutdown`) may still take a moment,
+    and a signal landing there — torchrun stopping the surviving ranks after one died — made Python print
+    "Exception ignored in <module 'threading'>" with a traceback under the one-line error.
+    """
+    if os.getpid() != _state.owner_pid:
+        return
+    for signum in SIGNALS:
+        with contextlib.suppress(ValueError, TypeError):  # not the main thread
+            if signal.getsignal(signum) is _handler:
+                signal.signal(signum, _exit_quietly)
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    os._exit(128 + signum)
 
 
 def seen() -> int | None:

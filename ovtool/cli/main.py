@@ -129,7 +129,10 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.exit_code
     except click.Abort:
         code = 130
-    from ovtool import fast_exit
+    from ovtool import fast_exit, interrupts
+
+    if argv is None:  # the process is ours: a signal from here on must not print a traceback at shutdown
+        interrupts.settle()
 
     fast_exit.end(code if isinstance(code, int) else 0)
 

@@ -87,9 +87,12 @@ def main(argv: list[str]) -> int:
             write_atomic(job / RESULT_FILE, pickle.dumps((result, ctx.steps)))
         return 0
     except BaseException as exc:  # every failure becomes this rank's one line for the parent
+        interrupts.settle()  # the stage has unwound; a SIGTERM while reporting just ends the rank
         if os.environ.get("OVTOOL_DEBUG") == "1":
             console.err.print_exception()
         return distributed.report_failure(job, ranks.rank, exc)
+    finally:
+        interrupts.settle()  # the launcher's SIGTERM after a peer died must not land in a shutdown traceback
 
 
 if __name__ == "__main__":
