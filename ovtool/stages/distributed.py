@@ -30,14 +30,14 @@ RESULT_FILE = "result.pkl"
 
 def launch_stage(stage: str, section: Any, ctx: StageContext, spec: DistributedSpec) -> StageResult:
     """Run `stage` on spec.nproc processes (x nnodes); rank 0's StageResult is this stage's result."""
-    from ovtool.training import distributed
+    from ovtool.training import launch
 
     nodes = spec.nnodes or 1
     where = f"{spec.nproc} processes" + (f" on each of {nodes} machines" if nodes > 1 else "")
     with owned_tempdir("ovtool-dist-") as job:
         (job / JOB_FILE).write_bytes(pickle.dumps((stage, section, ctx)))
         with ctx.step(f"training on {where} ({spec.launcher}, rank 0 exports and measures)"):
-            distributed.launch(spec, "ovtool.stages.distributed", [str(job)], job)
+            launch.launch(spec, "ovtool.stages.distributed", [str(job)], job)
         result_file = job / RESULT_FILE
         if not result_file.exists():
             if (spec.node_rank or 0) > 0:  # rank 0 runs on node 0: this machine only trained
