@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ovtool import console
 from ovtool.context import ModelRef, Pending, StageContext
@@ -25,9 +25,6 @@ from ovtool.results import Metric, StageResult
 from ovtool.scratch import owned_tempdir
 from ovtool.stages.base import Stage
 from ovtool.stages.benchmark_records import LLMRecord, ModelSpec, StaticRecord, TorchRecord
-
-if TYPE_CHECKING:
-    from ovtool.stages.precision import PrecisionChoice
 
 DEFAULT_TEXT_SAMPLES = 64
 
@@ -227,7 +224,7 @@ def _run_static(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageCon
     from ovtool.backends.openvino import bench_static
     from ovtool.stages import benchmark_report as report
     from ovtool.stages.benchmark_choice import static_choice
-    from ovtool.stages.benchmark_records import add_static_ratios
+    from ovtool.stages.benchmark_ratios import add_static_ratios
 
     texts = _texts(section, ctx.seed)
     targets = []
@@ -288,28 +285,11 @@ def _load_torch(section: BenchmarkSection, first: ModelSpec, target: Any, ctx: S
         return bench_torch.load(folder, target.batches[0], target.batch)
 
 
-def llm_choice(section: BenchmarkSection, folder: Path) -> PrecisionChoice:
-    """What an LLM is timed with: INFERENCE_PRECISION_HINT, the stored tuning's other properties, the source.
-
-    `auto` times each IR as `ovtool generate` runs it (the choice `ovtool tune` stored, else the rule):
-    users deploy it that way, so time it that way. `benchmark.config`, threads and streams win over a
-    stored property, as a recipe's own keys do for generate.
-    """
-    from ovtool.recipe.sections.generate import GenerateSection, PerformanceSection
-    from ovtool.stages.precision import PrecisionChoice, choice_for
-
-    if section.precision is None and "INFERENCE_PRECISION_HINT" not in section.config:
-        return PrecisionChoice(None, "device default (no --precision; `--precision auto` times it as `ovtool "
-                               "generate` runs it)", "rule")  # fmt: skip
-    perf = PerformanceSection(inference_precision=section.precision or "default", properties=dict(section.config),
-                              threads=section.threads, streams=section.streams)  # fmt: skip
-    return choice_for(GenerateSection(device=section.device, performance=perf), folder)
-
-
 def _run_llm(specs: list[ModelSpec], section: BenchmarkSection, ctx: StageContext) -> StageResult:
     from ovtool.backends.genai import llm_bench
     from ovtool.stages import benchmark_report as report
-    from ovtool.stages.benchmark_records import add_llm_ratios
+    from ovtool.stages.benchmark_choice import llm_choice
+    from ovtool.stages.benchmark_ratios import add_llm_ratios
 
     result = StageResult(stage="benchmark")
     if section.profile:
@@ -364,7 +344,7 @@ def _finish(
     result: StageResult, mode: str, records: list[StaticRecord] | list[LLMRecord], ctx: StageContext, csv: str
 ) -> None:
     """report.csv beside the report, and the regression against a baseline run when a gate asks."""
-    from ovtool.stages.benchmark_records import headline
+    from ovtool.stages.benchmark_ratios import headline
 
     (ctx.work_dir / "report.csv").write_text(csv)
     gates = ctx.input.gates

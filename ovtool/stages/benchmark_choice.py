@@ -1,4 +1,6 @@
-"""Which compile settings a static model is benchmarked with, and where they came from (policy).
+"""Which compile settings a model is benchmarked with, and where they came from (policy).
+
+An LLM (`llm_choice`) is timed as `ovtool generate` runs it: the same precision choice, stored or rule.
 
 `benchmark --precision auto` of a static IR takes what `ovtool tune -m IR` stored for it on this
 machine: its precision always, its hint / streams / threads only when the tuning's goal is the one
@@ -11,9 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ovtool.recipe.sections.benchmark import BenchmarkSection
+
+if TYPE_CHECKING:
+    from ovtool.stages.precision import PrecisionChoice
 
 PRECISION = "INFERENCE_PRECISION_HINT"
 # A stored property and the section field that, when set, keeps it out.
@@ -76,3 +81,21 @@ def _from_stored(section: BenchmarkSection, settings: dict[str, Any], tuned_for:
         note = f"; hint/streams tuned for {tuned_for or 'an unrecorded goal'}, this benchmark measures {wanted}"
     shown = " ".join(f"{k}={v}" for k, v in chosen.items()) or "device defaults"
     return StaticChoice("stored", f"auto: measured by `ovtool tune` on this CPU (stored): {shown}{note}", chosen)
+
+
+def llm_choice(section: BenchmarkSection, folder: Path) -> PrecisionChoice:
+    """What an LLM is timed with: INFERENCE_PRECISION_HINT, the stored tuning's other properties, the source.
+
+    `auto` times each IR as `ovtool generate` runs it (the choice `ovtool tune` stored, else the rule):
+    users deploy it that way, so time it that way. `benchmark.config`, threads and streams win over a
+    stored property, as a recipe's own keys do for generate.
+    """
+    from ovtool.recipe.sections.generate import GenerateSection, PerformanceSection
+    from ovtool.stages.precision import PrecisionChoice, choice_for
+
+    if section.precision is None and "INFERENCE_PRECISION_HINT" not in section.config:
+        return PrecisionChoice(None, "device default (no --precision; `--precision auto` times it as `ovtool "
+                               "generate` runs it)", "rule")  # fmt: skip
+    perf = PerformanceSection(inference_precision=section.precision or "default", properties=dict(section.config),
+                              threads=section.threads, streams=section.streams)  # fmt: skip
+    return choice_for(GenerateSection(device=section.device, performance=perf), folder)

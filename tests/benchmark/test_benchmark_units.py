@@ -15,7 +15,8 @@ from ovtool.recipe.loader import load_recipe
 from ovtool.recipe.sections.benchmark import BenchmarkSection
 from ovtool.report import plain
 from ovtool.stages.benchmark import labels_for, model_sources
-from ovtool.stages.benchmark_records import IRFacts, Latency, StaticRecord, add_static_ratios
+from ovtool.stages.benchmark_ratios import add_static_ratios
+from ovtool.stages.benchmark_records import IRFacts, Latency, StaticRecord
 from ovtool.stages.benchmark_report import static_csv, static_gate_values, static_tables
 from ovtool.stages.dataset_refs import exists_or_pending
 from ovtool.stats import summarize_ms
