@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import sys
 import tempfile
 import time
@@ -43,8 +42,9 @@ EVAL_BATCH_SIZE = 64
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-if str(ROOT) not in sys.path:  # run as a plain script from a checkout
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, ROOT / "scripts"):  # run as a plain script from a checkout, or loaded by path (tests)
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 
 def log(message: str) -> None:
@@ -96,6 +96,7 @@ def train(
     """Train the classifier into out_dir (model, tokenizer, metrics.json) and return the metrics."""
     import torch
     import transformers
+    from asset_build import display
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
     from ovtool.data.text import bbc_splits, label_names, texts_and_labels
@@ -155,8 +156,8 @@ def train(
     tokenizer.save_pretrained(out_dir)
     metrics = {
         "model": "all-MiniLM-L6-v2 fine-tuned for BBC News topic classification",
-        "source": _display(source),
-        "data": f"ovtool.data.text.bbc_splits({_display(bbc_dir)}, seed=0)",
+        "source": display(source),
+        "data": f"ovtool.data.text.bbc_splits({display(bbc_dir)}, seed=0)",
         "labels": names,
         "split_sizes": {name: len(part) for name, part in splits.items()},
         "test_accuracy": round(test_acc, 6),
@@ -173,27 +174,6 @@ def train(
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
-def publish(tmp_dir: Path, target: Path) -> None:
-    """Replace target with tmp_dir by renames (same filesystem), removing the old copy last."""
-    tmp_dir.chmod(0o755)  # mkdtemp (and safetensors) create owner-only modes; assets are shared read-only
-    for file in tmp_dir.iterdir():
-        file.chmod(0o644)
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        target.rename(old)
-    tmp_dir.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def verify_openvino(model_dir: Path, bbc_dir: Path, ir_dir: Path, max_length: int = MAX_LENGTH) -> dict[str, Any]:
@@ -223,6 +203,8 @@ def verify_openvino(model_dir: Path, bbc_dir: Path, ir_dir: Path, max_length: in
 
 
 def main(argv: list[str] | None = None) -> int:
+    from asset_build import build_once
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="train again even if metrics.json exists")
     parser.add_argument("--source", type=Path, default=SOURCE, help="MiniLM encoder folder")
@@ -237,19 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         if not needed.exists():
             log(f"missing {needed}: run scripts/fetch_assets.py first")
             return 2
-    if (target / "metrics.json").exists() and not args.force:
-        log(f"{target} already trained (metrics.json exists); --force trains again")
-        metrics = json.loads((target / "metrics.json").read_text())
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-        try:
-            metrics = train(args.source, args.data, tmp_dir)
-            publish(tmp_dir, target)
-        except BaseException:
-            shutil.rmtree(tmp_dir, ignore_errors=True)
-            raise
-        log(f"saved {target}")
+    metrics = build_once(target, args.force, lambda tmp_dir: train(args.source, args.data, tmp_dir), log)
     if args.verify_openvino:
         with tempfile.TemporaryDirectory(prefix="minilm-bbc-ir-") as ir_dir:
             metrics = {**metrics, "openvino_check": verify_openvino(target, args.data, Path(ir_dir))}

@@ -24,9 +24,7 @@ import json
 import math
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -57,8 +55,9 @@ THREADS = 2
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-if str(ROOT) not in sys.path:  # run as a plain script from a checkout
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, ROOT / "scripts"):  # run as a plain script from a checkout, or loaded by path (tests)
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 
 def log(message: str) -> None:
@@ -111,6 +110,7 @@ def train(gguf: Path, plays: Path, out_dir: Path, *, steps: int = STEPS, seed: i
     import peft
     import torch
     import transformers
+    from asset_build import display
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -163,7 +163,7 @@ def train(gguf: Path, plays: Path, out_dir: Path, *, steps: int = STEPS, seed: i
     model.save_pretrained(out_dir)
     metrics = {
         "adapter": "LoRA for SmolLM2-135M-Instruct on Shakespeare (raw play text)",
-        "base": _display(gguf),
+        "base": display(gguf),
         "train_plays": len(play_files(plays, held_out=False)),
         "eval_plays": list(EVAL_PLAYS),
         "steps": steps, "batch_size": BATCH_SIZE, "block_tokens": BLOCK_TOKENS, "learning_rate": LEARNING_RATE,
@@ -178,28 +178,9 @@ def train(gguf: Path, plays: Path, out_dir: Path, *, steps: int = STEPS, seed: i
     return metrics
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
-def publish(tmp_dir: Path, target: Path) -> None:
-    """Replace target with tmp_dir by renames (same filesystem), removing the old copy last."""
-    tmp_dir.chmod(0o755)  # mkdtemp (and safetensors) create owner-only modes; assets are shared read-only
-    for file in tmp_dir.iterdir():
-        file.chmod(0o644)
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        target.rename(old)
-    tmp_dir.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def main(argv: list[str] | None = None) -> int:
+    from asset_build import build_once
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="train again even if metrics.json exists")
     parser.add_argument("--gguf", type=Path, default=GGUF, help="the SmolLM2 GGUF")
@@ -213,19 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         if not needed.exists():
             log(f"missing {needed}: run scripts/fetch_assets.py first")
             return 2
-    if (target / "metrics.json").exists() and not args.force:
-        log(f"{target} already trained (metrics.json exists); --force trains again")
-        metrics = json.loads((target / "metrics.json").read_text())
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-        try:
-            metrics = train(args.gguf, args.plays, tmp_dir, steps=args.steps)
-            publish(tmp_dir, target)
-        except BaseException:
-            shutil.rmtree(tmp_dir, ignore_errors=True)
-            raise
-        log(f"saved {target}")
+    metrics = build_once(target, args.force, lambda tmp: train(args.gguf, args.plays, tmp, steps=args.steps), log)
     print(json.dumps(metrics, indent=2))
     return 0
 
