@@ -65,9 +65,22 @@ def write_all(result: SweepResult, out: Path) -> None:
 def _fmt(value: Any) -> str:
     if value is None:
         return "—"
+    return flow(value).replace("|", "\\|")
+
+
+def flow(value: Any) -> str:
+    """An axis value as the recipe writes it (YAML flow style: `{auto: {top_k: 2}}`, not Python's repr)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value).replace("|", "\\|")
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(flow(v) for v in value) + "]"
+    return str(value)
 
 
 def table(result: SweepResult) -> tuple[list[str], list[list[str]]]:
