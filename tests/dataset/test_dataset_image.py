@@ -78,6 +78,26 @@ def test_detect_prefers_the_format_family(voc_dir: Path) -> None:
     assert proc.stdout.splitlines()[0] == "detected: voc, voc_classification, voc_detection (reads as voc)"
 
 
+def test_one_imagenet_subset_folder_reads_with_its_subset(tmp_path: Path) -> None:
+    """val/<label>/… matches imagenet and imagenet_with_subset_dirs; read as plain imagenet, "val" would
+    become a label and a prefix of every label (what `dataset filter -e "/item[subset='val']"` writes)."""
+    root = tmp_path / "val-only"
+    for label, image in (("person", "2011_000003.jpg"), ("bus", "2011_000006.jpg"), ("bus", "2011_000025.jpg")):
+        (root / "val" / label).mkdir(parents=True, exist_ok=True)
+        shutil.copy(VOC_SAMPLE / "JPEGImages" / image, root / "val" / label / image)
+    detect = run_cli("dataset", "detect", root)
+    assert detect.returncode == 0, detect.stderr
+    assert detect.stdout.splitlines()[0] == "detected: imagenet, imagenet_with_subset_dirs (reads as " \
+                                            "imagenet_with_subset_dirs)"  # fmt: skip
+    out = tmp_path / "stats"
+    proc = run_cli("dataset", "stats", root, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    details = stage(out)["details"]
+    assert details["format"] == "imagenet_with_subset_dirs"
+    assert details["items_per_subset"] == {"val": 3}
+    assert details["annotations_per_label"] == {"bus": 2, "person": 1}
+
+
 def test_labelme_empty_difficult_field_names_the_file(tmp_path: Path, assets: Path) -> None:
     """The raw labelme sample has <difficult/> (empty), which Datumaro refuses: exit 2 naming the XML."""
     raw = voc_with_imagesets(tmp_path / "raw")
@@ -169,7 +189,7 @@ def test_filter_split_merge(voc_dir: Path, fmnist_imagenet: Path, tmp_path: Path
         parts.append(part / "dataset")
     assert stage(tmp_path / "val")["details"]["items_out"] == 100
     merged = tmp_path / "merged"
-    # one subset folder alone reads as plain `imagenet` (subset dirs taken for labels): name the format
+    # one subset folder alone matches imagenet too; -f names the format for both inputs
     proc = run_cli("dataset", "merge", *parts, "-f", "imagenet_with_subset_dirs", "-o", merged)
     assert proc.returncode == 0, proc.stderr
     assert stage(merged)["details"]["subsets"] == {"train": 400, "val": 100}

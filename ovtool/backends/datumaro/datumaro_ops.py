@@ -74,11 +74,20 @@ def detect(path: Path, depth: int = 2) -> Detection:
     return Detection(formats, rejected)
 
 
+# Datumaro matches a folder holding one ImageNet subset (val/<label>/…) as both; read as plain imagenet,
+# the subset folder would become part of every label ("val/bag") and a label of its own ("val").
+SUBSET_DIRS = {"imagenet": "imagenet_with_subset_dirs"}
+
+
 def pick(formats: list[str]) -> str | None:
-    """The one format to read with: the only match, or the family name when all matches are its
-    task variants (Datumaro matches a VOC folder as voc, voc_classification and voc_detection)."""
+    """The one format to read with: the only match, the subset-folder variant when a layout matches
+    with and without subset folders, or the family name when all matches are its task variants
+    (Datumaro matches a VOC folder as voc, voc_classification and voc_detection)."""
     if len(formats) == 1:
         return formats[0]
+    for plain, with_subsets in SUBSET_DIRS.items():
+        if set(formats) == {plain, with_subsets}:
+            return with_subsets
     for name in formats:
         if all(other == name or other.startswith(name + "_") for other in formats):
             return name
