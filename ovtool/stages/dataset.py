@@ -106,9 +106,24 @@ def _kind(section: DatasetSection) -> str:
     if section.format is not None:
         return "text" if section.format in FORMATS or section.format == "folder-per-label" else "image"
     path = Path(str(section.path))
+    if is_encrypted(path) and section.verb in TEXT_VERBS:
+        return _encrypted_kind(path, section)
     if is_encrypted(path) or is_archive(path):
         return "image" if section.verb not in TEXT_VERBS else _kind_of_contents(path)
     return _kind_of_contents(path)
+
+
+def _encrypted_kind(path: Path, section: DatasetSection) -> str:
+    """text when the encrypted index records no image format and holds only text files (what `encrypt`
+    writes for text data); needs the key, so without one it is image (and reading asks for the key)."""
+    source = key_source(section)
+    if source is None:
+        return "image"
+    from ovtool.data.encrypted import EncryptedDataset
+
+    encrypted = EncryptedDataset(path, source)
+    text = encrypted.files and all(Path(f).suffix.lower() in TEXT_FILE_SUFFIXES for f in encrypted.files)
+    return "text" if encrypted.dataset_format is None and text else "image"
 
 
 def _kind_of_contents(path: Path) -> str:

@@ -128,3 +128,20 @@ def test_tampered_blob_is_a_user_error(voc_dir: Path, tmp_path: Path) -> None:
     blob.write_bytes(bytes(data))
     with pytest.raises(UserError, match="damaged"):
         decrypt_folder(tmp_path / "enc", tmp_path / "dec", key, source)
+
+
+def test_encrypted_text_dataset_is_read_without_naming_its_kind(tmp_path: Path, assets: Path) -> None:
+    """The --help example `dataset stats ENCRYPTED --key-file K` works for text data: encrypt records no
+    image format for it, so a reader with the key sees text files and reads them as text."""
+    data = tmp_path / "bbc"
+    for label in ("sports", "tech"):
+        (data / label).mkdir(parents=True)
+        for src in sorted((assets / "bbcnews" / "data" / label).glob("*.txt"))[:3]:
+            (data / label / src.name).write_bytes(src.read_bytes())
+    key_file = tmp_path / "bbc.key"
+    assert run_cli("dataset", "encrypt", data, "--key-file", key_file, "-o", tmp_path / "enc").returncode == 0
+    stats = tmp_path / "stats"
+    proc = run_cli("dataset", "stats", tmp_path / "enc" / "dataset", "--key-file", key_file, "-o", stats)
+    assert proc.returncode == 0, proc.stderr
+    details = json.loads((stats / "run.json").read_text())["stages"][0]["details"]
+    assert details["kind"] == "text" and details["samples"] == 6 and details["labels"] == ["sports", "tech"]
