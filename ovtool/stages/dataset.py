@@ -18,6 +18,7 @@ from ovtool import console
 from ovtool.context import StageContext
 from ovtool.data.archives import Limits, is_archive
 from ovtool.data.crypto import KeySource, is_encrypted
+from ovtool.data.encrypted import named_as
 from ovtool.errors import UserError
 from ovtool.recipe.sections.dataset import TEXT_OUTPUT_FORMATS, TEXT_VERBS, WRITING_VERBS, DatasetSection
 from ovtool.results import Metric, StageResult, Table
@@ -156,7 +157,9 @@ def _plain_input(path: Path, section: DatasetSection) -> Iterator[Path]:
         root.mkdir()
         extract_archive(path, root, archive_limits(section))
         children = [p for p in root.iterdir() if not p.name.startswith(".")]
-        yield children[0] if len(children) == 1 and children[0].is_dir() else root
+        inner = children[0] if len(children) == 1 and children[0].is_dir() else root
+        with named_as(inner, path):  # errors name the archive, not a scratch folder that is gone when read
+            yield inner
 
 
 def archive_limits(section: DatasetSection) -> Limits:
@@ -194,6 +197,8 @@ def _image_dataset(section: DatasetSection, path: Path, fmt: str | None) -> Iter
             yield dataset, plain_fmt, path
         return
     with _plain_input(path, section) as root:
+        if fmt is None and section.kind is None and root != path and _kind_of_contents(root) == "text":
+            raise UserError(f"{path} holds text data: pass --kind text (kind: text) to read it as text")
         resolved = ops.resolve_format(root, fmt)
         yield ops.import_dataset(root, resolved), resolved, root
 

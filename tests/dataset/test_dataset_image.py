@@ -208,6 +208,26 @@ def test_archive_input_is_extracted(voc_dir: Path, tmp_path: Path) -> None:
     assert len(list((out / "dataset" / "obj_train_data").glob("*.txt"))) == 3
 
 
+def test_archive_errors_name_the_archive(tmp_path: Path, assets: Path) -> None:
+    """Not the scratch folder it was extracted into (gone by the time the user reads the message)."""
+    text = tmp_path / "bbc"
+    (text / "tech").mkdir(parents=True)
+    for src in sorted((assets / "bbcnews" / "data" / "tech").glob("*.txt"))[:2]:
+        shutil.copy(src, text / "tech" / src.name)
+    archive = shutil.make_archive(str(tmp_path / "bbc"), "gztar", tmp_path, "bbc")
+    proc = run_cli("dataset", "stats", archive, "-o", tmp_path / "out")
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {archive} holds text data: pass --kind text (kind: text) to read it as text"]
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "notes.yaml").write_text("a: 1\n")
+    junk = shutil.make_archive(str(tmp_path / "junk"), "zip", tmp_path, "junk")
+    proc = run_cli("dataset", "convert", junk, "--to", "coco", "-o", tmp_path / "out")
+    assert proc.returncode == 2 and "ovtool-archive-" not in proc.stderr, proc.stderr
+    assert f"error: {junk}: no dataset format detected: run `ovtool dataset detect {junk}`" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("kind", ["tar", "zip"])
 def test_archive_member_escaping_is_refused(kind: str, tmp_path: Path) -> None:
     archive = tmp_path / f"evil.{kind}"
