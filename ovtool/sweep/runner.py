@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ def plan(loaded: LoadedRecipe, options: SweepOptions) -> list[Trial]:
         raise UserError("no sweep: section in the recipe (axes, objectives…); see docs/sweep.md")
     if loaded.recipe.output is None:
         raise UserError("no output folder: pass -o OUT or set `output:` in the recipe")
+    _check_out(out_path(Path(str(loaded.recipe.output))))  # --dry-run too: a refused OUT fails before hours of work
     executor = options.executor or sweep.executor
     if executor == "ray":
         from ovtool.sweep.ray_executor import check_ray_available
@@ -71,7 +71,6 @@ def run_sweep(loaded: LoadedRecipe, options: SweepOptions) -> SweepResult:
     trials = plan(loaded, options)
     refuse_invalid(trials)
     out = out_path(Path(str(loaded.recipe.output)))
-    _check_out(out)
     junit = loaded.recipe.gates.junit if loaded.recipe.gates is not None else None
     if junit:
         check_junit_path(junit, str(out))
@@ -133,7 +132,14 @@ def _check_out(out: Path) -> None:
     if (out / "sweep.json").is_file():
         if out.is_symlink():
             raise UserError(f"output {out} is a symbolic link: give the real folder with -o")
+        model = out / "model"
+        if model.exists() and not model.is_symlink():  # a sweep writes only a link there
+            raise UserError(f"{model} is a folder a sweep did not write (a sweep links OUT/model to the winner): "
+                            "move it away or choose another -o")  # fmt: skip
         return
+    if out.is_dir() and not out.is_symlink() and any(out.iterdir()):
+        raise UserError(f"output folder {out} is not empty and holds no sweep.json: a sweep writes into a new or "
+                        "empty folder, or resumes its own earlier OUT; choose another -o")  # fmt: skip
     check_out(out, overwrite=False)
 
 
@@ -227,8 +233,9 @@ def _publish_winner(result: SweepResult, out: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         tmp.symlink_to(os.path.relpath(trial / "model", out), target_is_directory=True)
-        if link.is_dir() and not link.is_symlink():
-            shutil.rmtree(link)  # never written by a sweep; os.replace cannot put a link over a folder
+        if link.is_dir() and not link.is_symlink():  # appeared during the sweep: never ours to delete
+            tmp.unlink()
+            raise UserError(f"{link} is a folder a sweep did not write: move it away; the winner is {trial}")
         os.replace(tmp, link)
 
 

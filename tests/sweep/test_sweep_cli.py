@@ -57,6 +57,29 @@ def test_dry_run_lists_every_trial_and_why_some_are_invalid(tmp_path: Path) -> N
     assert not (tmp_path / "out").exists()
 
 
+def test_out_that_is_not_a_sweep_is_refused_at_dry_run(tmp_path: Path) -> None:
+    """A non-empty folder without sweep.json, or a sweep OUT whose model/ is a real folder, exits 2 before any
+    trial (at --dry-run too), never suggests --overwrite (sweep has none), and nothing in it is touched."""
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    recipe = _recipe(tmp_path, {"quantize.subset_size": [2]}, theirs)
+    for extra in (["--dry-run"], []):
+        done = run_cli("sweep", recipe, *extra)
+        assert done.returncode == 2, done.stderr
+        errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+        assert errors == [f"error: output folder {theirs} is not empty and holds no sweep.json: a sweep writes into "
+                          "a new or empty folder, or resumes its own earlier OUT; choose another -o"]  # fmt: skip
+        assert sorted(p.name for p in theirs.iterdir()) == ["notes.txt"]
+    earlier = tmp_path / "earlier"
+    (earlier / "model").mkdir(parents=True)
+    (earlier / "model" / "keep.bin").write_text("x")
+    (earlier / "sweep.json").write_text("{}")
+    done = run_cli("sweep", _recipe(tmp_path, {"quantize.subset_size": [2]}, earlier), "--dry-run")
+    assert done.returncode == 2 and f"error: {earlier / 'model'} is a folder a sweep did not write" in done.stderr
+    assert (earlier / "model" / "keep.bin").read_text() == "x"
+
+
 SWEEP_RECIPES = [p for p in sorted((ROOT / "recipes").glob("*.yaml"))
                  if "sweep" in (yaml.safe_load(p.read_text()) or {})]  # fmt: skip
 
