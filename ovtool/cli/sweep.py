@@ -52,6 +52,7 @@ def run_sweep_command(recipe: Path | None, *, sets: list[str] | None, flags: dic
     from ovtool import console
     from ovtool.errors import UserError
     from ovtool.recipe.loader import load_recipe
+    from ovtool.sweep.report import flow
     from ovtool.sweep.runner import SweepOptions, plan, refuse_invalid, run_sweep
 
     console.set_verbosity(verbose, quiet)
@@ -62,7 +63,7 @@ def run_sweep_command(recipe: Path | None, *, sets: list[str] | None, flags: dic
     if dry_run:
         trials = plan(loaded, options)
         for trial in trials:
-            values = " ".join(f"{k}={v}" for k, v in trial.values.items())
+            values = " ".join(f"{k}={flow(v, exact=True)}" for k, v in trial.values.items())  # as --set reads it
             console.result(f"{trial.id}\t{values}\t{'invalid: ' + trial.invalid if trial.invalid else 'valid'}")
         refuse_invalid(trials)
         console.info(f"dry run: {len(trials)} trials, all valid; nothing was done")

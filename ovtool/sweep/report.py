@@ -68,19 +68,45 @@ def _fmt(value: Any) -> str:
     return flow(value).replace("|", "\\|")
 
 
-def flow(value: Any) -> str:
-    """An axis value as the recipe writes it (YAML flow style: `{auto: {top_k: 2}}`, not Python's repr)."""
+def flow(value: Any, exact: bool = False) -> str:
+    """An axis value as the recipe writes it (YAML flow style: `{auto: {top_k: 2}}`, not Python's repr).
+
+    `exact`: floats in full and strings quoted where YAML would read them as something else, so that
+    `KEY=VALUE` can be given back to `--set` as it is printed (the dry-run listing).
+    """
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return _yaml_float(value) if exact else f"{value:.4g}"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {flow(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{flow(k, exact)}: {flow(v, exact)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(flow(v) for v in value) + "]"
+        return "[" + ", ".join(flow(v, exact) for v in value) + "]"
+    if exact and isinstance(value, str) and not _reads_back(value):
+        return json.dumps(value)
     return str(value)
+
+
+def _yaml_float(value: float) -> str:
+    """Python's shortest exact float, spelt so YAML 1.1 reads a float (`1.0e-05`, not the string `1e-05`)."""
+    if value != value:
+        return ".nan"
+    if value in (float("inf"), float("-inf")):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    return text.replace("e", ".0e") if "e" in text and "." not in text else text
+
+
+def _reads_back(text: str) -> bool:
+    """Whether `text` unquoted inside a YAML flow sequence is that same string."""
+    import yaml
+
+    try:
+        return bool(yaml.safe_load(f"[{text}]") == [text])
+    except yaml.YAMLError:
+        return False
 
 
 def table(result: SweepResult) -> tuple[list[str], list[list[str]]]:
