@@ -48,6 +48,9 @@ def preflight(section: QuantizeSection, ctx: StageContext) -> None:
                        ("accuracy_control.validation", getattr(section.accuracy_control, "validation", None))):
         if spec is not None:
             check_spec(spec, role)
+    if section.calibration is None and section.evaluation is None:  # data-free weights: nothing to measure on
+        raise UserError("quantize.evaluation: no data to measure quality on: set quantize.evaluation "
+                        "(--evaluation PATH, held-out text or images)")
     if section.quality.embedding_model is not None:
         require("hf", "quantize.quality.embedding_model (answers embedded in PyTorch)", ("torch",))
     if section.weights is None and section.mode == "int8" and section.target_device in ("any", "cpu", "cpu_spr"):

@@ -65,6 +65,13 @@ def test_awq_without_data_fails_in_seconds_through_the_cli(tmp_path: Path) -> No
     assert not (tmp_path / "out").exists()
 
 
+def test_data_free_weights_without_evaluation_data_fail_at_dry_run(tmp_path: Path) -> None:
+    """The quality report needs held-out data: said by --dry-run, not after the conversion."""
+    proc = run_cli("quantize", "-m", NUDENET_ONNX, "-o", tmp_path / "out", "--weights", "int8_asym", "--dry-run")
+    assert_usage_error(proc, "quantize.evaluation", "--evaluation")
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
 def test_ptq_without_calibration_data_names_the_fix(tmp_path: Path) -> None:
     proc = run_cli("quantize", "-m", NUDENET_ONNX, "-o", tmp_path / "out", "--dry-run")
     assert_usage_error(proc, "quantize.calibration")
