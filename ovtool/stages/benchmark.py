@@ -27,6 +27,9 @@ from ovtool.stages.base import Stage
 from ovtool.stages.benchmark_records import LLMRecord, ModelSpec, StaticRecord, TorchRecord
 
 DEFAULT_TEXT_SAMPLES = 64
+# what a non-IR source becomes when converted with convert's defaults (an HF folder: depends on its task)
+KIND_AFTER_CONVERT = {"gguf": "llm", "onnx": "static", "tflite": "static", "tf": "static", "paddle": "static",
+                      "pytorch": "static"}  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -109,13 +112,19 @@ def preflight(section: BenchmarkSection, ctx: StageContext) -> None:
     check_device(section.device)
     if section.labels and len(section.labels) != len(sources):
         raise UserError(f"benchmark.labels has {len(section.labels)} names for {len(sources)} models")
-    for source in sources:
+    kinds: dict[str, str] = {}  # label → llm | static, where the files already say it
+    for label, source in zip(labels_for(section, sources), sources, strict=True):
         if isinstance(source, Pending):
             continue
-        require_for_source(detect_format(source))  # a non-IR model is converted first
+        fmt = detect_format(source)
+        require_for_source(fmt)  # a non-IR model is converted first
         xml = find_ir_xml(Path(source))
-        if xml is not None:
-            _check_ir(xml, section)
+        kind = _check_ir(xml, section) if xml is not None else KIND_AFTER_CONVERT.get(fmt)
+        if kind is not None:
+            kinds[label] = kind
+    if len(set(kinds.values())) > 1:
+        mixed = ", ".join(f"{label} ({kind})" for label, kind in kinds.items())
+        raise UserError(f"benchmark: LLM and static models cannot share one table: {mixed}")
     if section.prompt_text is not None and not Path(section.prompt_text).exists():
         raise UserError(f"benchmark.prompt_text: {section.prompt_text} not found")
     if section.adapters:  # the files themselves; against each IR once it is known (run)
@@ -138,20 +147,20 @@ def preflight(section: BenchmarkSection, ctx: StageContext) -> None:
         load_benchmark_run(Path(gates.baseline_run))
 
 
-def _check_ir(xml: Path, section: BenchmarkSection) -> None:
-    """The cheap IR checks --dry-run does: its route, and static shapes for static models."""
+def _check_ir(xml: Path, section: BenchmarkSection) -> str:
+    """The cheap IR checks --dry-run does: its route (returned), and static shapes for static models."""
     from ovtool.backends.genai.llm_bench import stateful_xml
     from ovtool.backends.openvino.bench_inputs import resolve_shapes
     from ovtool.backends.openvino.ir_info import read_model
 
     if stateful_xml(xml):  # an LLM: routed from the XML text; openvino_genai reads the model itself
-        route(xml, True, section.mode)
-        return
+        return route(xml, True, section.mode)
     model = read_model(xml)
     stateful = bool(model.get_sinks())
     kind = route(xml, stateful, section.mode)
     if kind == "static":
         resolve_shapes(model, section.shapes)
+    return kind
 
 
 def route(xml: Path, stateful: bool, mode: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHAKESPEARE_DIR, run_cli
+from tests.conftest import NUDENET_ONNX, SHAKESPEARE_DIR, SMOLLM2_GGUF, run_cli
 
 
 @pytest.mark.slow
@@ -66,6 +66,18 @@ def test_stateful_llm_as_static_is_refused(smollm2_fp16_ir: Path, tmp_path: Path
                    "--dry-run")  # fmt: skip
     assert proc.returncode == 2
     assert "stateful LLM" in proc.stderr and "mode: llm" in proc.stderr
+
+
+@pytest.mark.parametrize("llm_is_ir", [True, False])
+def test_llm_and_static_models_together_fail_at_dry_run(llm_is_ir: bool, request: pytest.FixtureRequest,
+                                                        tmp_path: Path) -> None:  # fmt: skip
+    """An LLM (its IR, or a GGUF that becomes one) beside a static model is refused before any conversion."""
+    llm = request.getfixturevalue("smollm2_fp16_ir") if llm_is_ir else SMOLLM2_GGUF
+    proc = run_cli("benchmark", "-m", NUDENET_ONNX, "-m", llm, "-o", tmp_path / "o", "--dry-run")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: benchmark: LLM and static models"), proc.stderr
+    assert "320n (static)" in lines[0] and "(llm)" in lines[0] and not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow
