@@ -18,8 +18,9 @@ FLAGS = (
     Flag(("-m", "--model"), type=Path, help="An OpenVINO IR: a folder (an LLM with its tokenizer IRs) or an .xml."),
     Flag(("-d", "--device"), default="CPU", panel=PERFORMANCE, help="The device to tune for."),
     Flag("--seconds", type=float, default=2.0, panel=PERFORMANCE, help="Timing budget per candidate (seconds)."),
-    Flag("--goal", choices=("latency", "throughput"), default="latency", panel=PERFORMANCE,
-         help="Static models: what to minimise (LLMs: warm decode time per token)."),
+    Flag("--goal", choices=("latency", "throughput"), panel=PERFORMANCE,
+         help="Static models: what to minimise, default latency (LLMs: warm decode time per token). Given, a "
+              "choice stored for the other goal is measured again."),
     Flag("--shape", repeatable=True, panel=PERFORMANCE, help="Static input shape: [1,128] or NAME=[1,128]."),
     Flag("--force", type=bool, default=False, panel=PERFORMANCE, help="Measure again even when a choice is stored."),
     Flag("--json", type=bool, default=False, panel=OUTPUT, param="json_out", help="Print the record as JSON."),
@@ -29,7 +30,7 @@ EXAMPLES = examples("""
     # the fastest precision / KV cache / dynamic quantization for an LLM IR on this CPU
     tune -m runs/smollm2-int4/model
     # a static model, for throughput, one second per candidate
-    tune -m runs/nudenet/model --goal throughput --seconds 1 --shape [1,3,320,320]
+    tune -m runs/nudenet-ir/model --goal throughput --seconds 1 --shape [1,3,320,320]
 """)
 
 
@@ -48,11 +49,16 @@ def _body(call: Call) -> None:
         raise UserError("tune: --seconds must be above 0")
     if IRFolder.find(model) is None:
         raise UserError(f"tune: {model} holds no OpenVINO IR: convert it first (`ovtool convert`)")
+    shapes = parse_shapes(call["shape"]) if call["shape"] else None  # a bad --shape exits 2 whatever is stored
     tuned = None if call["force"] else api.stored(model, device)
+    goal = call["goal"]
+    if tuned is not None and goal is not None and tuned.record.get("goal") not in (None, goal):  # static IRs
+        console.info(f"tune: the stored choice is for --goal {tuned.record['goal']}: measuring for {goal}")
+        tuned = None
     if tuned is None:
+        api.check_device(device)
         console.info(f"tune: measuring {model} on {device} ({call['seconds']:g} s per candidate)")
-        shapes = parse_shapes(call["shape"]) if call["shape"] else None
-        tuned = api.measure(model, device, seconds=call["seconds"], goal=call["goal"], shapes=shapes,
+        tuned = api.measure(model, device, seconds=call["seconds"], goal=goal or "latency", shapes=shapes,
                             progress=console.info)  # fmt: skip
     else:
         console.info("tune: a choice is stored for this IR on this machine (--force measures again)")
