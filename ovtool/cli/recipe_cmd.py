@@ -63,10 +63,29 @@ def _init(call: Call) -> None:
     if output is None:
         console.result(text)
         return
+    if output.is_dir():
+        raise UserError(f"{output} is a folder: give the recipe file to write with -o, e.g. -o {output / kind}.yaml")
     if output.exists() and not call["overwrite"]:
         raise UserError(f"{output} exists: pass --overwrite or choose another -o")
-    output.write_text(text)
+    if not output.parent.is_dir():
+        raise UserError(f"cannot write {output}: the folder {output.parent} does not exist")
+    write_file(output, text)
     console.info(f"wrote {output}")
+
+
+def write_file(path: Path, text: str) -> None:
+    """Through a temp file beside it and a rename: never half a recipe, no temp file left on failure."""
+    import os
+
+    from ovtool.errors import UserError
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 app.command("validate")(command("validate", (

@@ -212,3 +212,17 @@ def test_recipe_commands(tmp_path: Path) -> None:
     assert run_cli("recipe", "validate", starter).returncode == 0
     assert run_cli("recipe", "init", "convert", "-o", starter).returncode == 2
     assert run_cli("recipe", "init", "nonsense").returncode == 2
+
+
+@pytest.mark.parametrize(("target", "message"), [
+    ("missing/starter.yaml", "the folder {tmp}/missing does not exist"),
+    ("folder", "{tmp}/folder is a folder: give the recipe file to write with -o, e.g. -o {tmp}/folder/convert.yaml"),
+])  # fmt: skip
+def test_recipe_init_to_an_impossible_path_is_one_line_exit_2(target: str, message: str, tmp_path: Path) -> None:
+    """Was exit 1 with a FileNotFoundError/IsADirectoryError; even with --overwrite nothing is written."""
+    (tmp_path / "folder").mkdir()
+    proc = run_cli("recipe", "init", "convert", "-o", tmp_path / target, "--overwrite")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and proc.stderr.startswith("error: ")
+    assert message.format(tmp=tmp_path) in proc.stderr
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["folder"]
