@@ -73,14 +73,19 @@ def read_text_file(path: Path) -> str:
 
 @contextlib.contextmanager
 def _quiet_datasets() -> Iterator[None]:
-    """Hide datasets' progress bars while loading small local files (stderr is for ovtool's progress)."""
+    """Hide datasets' progress bars and log lines while loading small local files: stderr is for ovtool's
+    progress, and a file datasets cannot parse is reported once, by ovtool's own one-line error (datasets
+    would log "Failed to load JSON from file …" above it)."""
     import datasets
 
     was_disabled = datasets.are_progress_bars_disabled()
+    verbosity = datasets.logging.get_verbosity()
     datasets.disable_progress_bars()
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
     try:
         yield
     finally:
+        datasets.logging.set_verbosity(verbosity)
         if not was_disabled:
             datasets.enable_progress_bars()
 
@@ -173,7 +178,10 @@ def _load_table(path: Path, fmt: str) -> datasets.Dataset:
             loaded = datasets.load_dataset(builder, data_files=[str(path)], split="train", cache_dir=str(cache),
                                            keep_in_memory=True)  # fmt: skip
         except Exception as exc:  # pyarrow/json/pandas errors have no common base: report them as bad input
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            root = exc
+            while root.__cause__ is not None:  # datasets wraps the parser's error ("An error occurred while …")
+                root = root.__cause__
+            first_line = (str(root).strip().splitlines() or [type(root).__name__])[0]
             raise TextDataError(f"{path}: cannot read as {fmt}: {first_line[:200]} — check the file "
                                 "or set the format") from exc  # fmt: skip
     assert isinstance(loaded, datasets.Dataset)

@@ -66,3 +66,22 @@ def test_bbc_sample_is_seeded(tmp_path: Path, assets: Path) -> None:
 def test_text_data_refuses_image_verbs(tmp_path: Path, assets: Path) -> None:
     proc = run_cli("dataset", "convert", BBC_DIR, "--to", "coco", "-o", tmp_path / "x")
     assert proc.returncode == 2 and "text data" in proc.stderr
+
+
+@pytest.mark.parametrize(("name", "content", "cause"), [
+    ("cut.jsonl", '{"text": "a", "label": "x"\n', "JSON parse error: Missing a comma or '}' after an object member"),
+    ("bad.csv", 'text,label\n"open quote,1\n', "Error tokenizing data"),
+    ("bad.parquet", "not parquet", "Parquet magic bytes not found"),
+])  # fmt: skip
+def test_corrupt_text_file_is_one_error_line_naming_the_cause(name: str, content: str, cause: str,
+                                                              tmp_path: Path) -> None:  # fmt: skip
+    """The parser's own sentence, once: not datasets' "An error occurred while generating the dataset",
+    and not datasets' "Failed to load JSON from file …" log line above ovtool's error."""
+    data = tmp_path / name
+    data.write_text(content)
+    proc = run_cli("dataset", "stats", data, "-o", tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith("▸ ")]  # progress lines
+    assert len(lines) == 1 and lines[0].startswith(f"error: {data}: cannot read as "), proc.stderr
+    assert cause in lines[0]
+    assert not (tmp_path / "out").exists()
