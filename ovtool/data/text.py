@@ -241,6 +241,26 @@ def is_glob(pattern: str) -> bool:
 # ---------------------------------------------------------------- public API
 
 
+def _source_format(path: Path, fmt: str | None) -> str:
+    """The format to read `path` with, checked against what the path is (a listing, no file read)."""
+    name = _normalize_format(fmt) if fmt else None
+    if name is None and not path.exists() and is_glob(str(path)):
+        name = "txt-files"
+    if name != "txt-files" and not path.exists():
+        raise TextDataError(f"{path}: no such file or folder — check the data path")
+    name = name or _detect_format(path)
+    if name not in ("txt-files", "folder") and path.is_dir():
+        raise TextDataError(f"{path}: is a folder but format {name!r} reads a file — give the file "
+                            "or use format 'folder'")  # fmt: skip
+    return name
+
+
+def check_text_source(path: str | Path, fmt: str | None = None) -> None:
+    """What `load_text_dataset` would refuse before reading a file (missing path, unknown format, a folder
+    that holds no text): for a stage's --dry-run, before a model is loaded for minutes of training."""
+    _source_format(Path(path).expanduser(), fmt)
+
+
 def load_text_dataset(
     path: str | Path,
     *,
@@ -268,12 +288,7 @@ def load_text_dataset(
     """
     path = Path(path).expanduser()
     text_field = text_field or "text"
-    name = _normalize_format(fmt) if fmt else None
-    if name is None and not path.exists() and is_glob(str(path)):
-        name = "txt-files"
-    if name != "txt-files" and not path.exists():
-        raise TextDataError(f"{path}: no such file or folder — check the data path")
-    name = name or _detect_format(path)
+    name = _source_format(path, fmt)
     if name == "txt-files":
         import datasets
 
@@ -282,9 +297,6 @@ def load_text_dataset(
         ds = datasets.Dataset.from_dict({"text": load_text_corpus(path, min_chars=0)})
     elif name == "folder":
         ds = _load_folder(path)
-    elif path.is_dir():
-        raise TextDataError(f"{path}: is a folder but format {name!r} reads a file — give the file "
-                            "or use format 'folder'")  # fmt: skip
     elif name == "txt":
         ds = _load_lines(path)
     else:

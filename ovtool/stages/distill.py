@@ -40,6 +40,10 @@ def preflight(section: DistillSection, ctx: StageContext) -> None:
     assert section.data is not None and section.data.path is not None
     if not Path(section.data.path).exists():
         raise UserError(f"distill.data.path: not found: {section.data.path}")
+    if section.data.kind == "text":
+        from ovtool.data.text import check_text_source
+
+        check_text_source(section.data.path, section.data.format)  # e.g. image files given as text data
     if section.training.resume and not Path(section.training.checkpoint_dir or "").exists():
         raise UserError(f"distill.training.resume: no checkpoint folder {section.training.checkpoint_dir}")
 

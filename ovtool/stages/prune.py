@@ -37,6 +37,10 @@ def preflight(section: PruneSection, ctx: StageContext) -> None:
         check_torch_source(source, "prune")
     if not Path(section.data.path).exists():
         raise UserError(f"prune.data.path: not found: {section.data.path}")
+    if section.data.kind == "text":
+        from ovtool.data.text import check_text_source
+
+        check_text_source(section.data.path, section.data.format)  # e.g. image files given as text data
     rec = section.recovery
     if rec is not None and rec.training.resume and not Path(rec.training.checkpoint_dir or "").exists():
         raise UserError(f"prune.recovery.training.resume: no checkpoint folder {rec.training.checkpoint_dir}")

@@ -53,6 +53,20 @@ def test_bad_recipes_exit_2(tmp_path: Path, args: list[str], needle: str) -> Non
     _check_refused(proc, out, needle)
 
 
+@pytest.mark.parametrize("cmd", [["prune", "--heads-ratio", "0.5"], ["distill", "--student-layers", "2"]])
+def test_data_that_is_not_text_is_refused_at_dry_run(tmp_path: Path, assets: Path, cmd: list[str]) -> None:
+    """Fashion-MNIST's idx files given as text data: refused by --dry-run, before the model is loaded
+    (the run used to find out only after loading the model, seconds to minutes later)."""
+    out = tmp_path / "out"
+    fmnist = assets / "fashion_mnist"
+    proc = run_cli(*cmd, "-m", MINILM_DIR, "--data", fmnist, "-o", out, "--dry-run")
+    _check_refused(proc, out, f"error: {fmnist}: a folder with neither label subfolders of .txt files nor .txt/.md")
+    assert len(proc.stderr.strip().splitlines()) == 1
+    proc = run_cli(*cmd, "-m", MINILM_DIR, "--data", BBC_DIR, "--set", f"{cmd[0]}.data.format=jsonl", "-o", out,
+                   "--dry-run")  # fmt: skip
+    _check_refused(proc, out, "is a folder but format 'jsonl' reads a file")
+
+
 def test_dry_run_prints_the_resolved_recipe(tmp_path: Path) -> None:
     proc = run_cli("distill", str(ROOT / "recipes" / "minilm-bbc-jpqd.yaml"), "-o", tmp_path / "o", "--dry-run")
     assert proc.returncode == 0, proc.stderr
