@@ -18,7 +18,7 @@ from typing import Any
 from ovtool import console
 from ovtool.context import ModelRef, Pending, StageContext
 from ovtool.errors import UserError
-from ovtool.extras import require, require_for_source
+from ovtool.extras import require
 from ovtool.ir_folder import MODEL_XML, TOKENIZER_XMLS, IRFolder
 from ovtool.recipe.sections.benchmark import INPUT_PLACEHOLDER, MODEL_PLACEHOLDER, BenchmarkSection
 from ovtool.results import Metric, StageResult
@@ -72,6 +72,13 @@ def model_sources(section: BenchmarkSection, ctx: StageContext) -> list[ModelRef
         sources.append(item)
     if not sources:
         raise UserError("benchmark: no model: pass -m MODEL (repeat -m to compare several) or set `model:`")
+    placeholders = {MODEL_PLACEHOLDER, INPUT_PLACEHOLDER}
+    if placeholders <= set(section.models) and model == ctx.input.source_model:  # no earlier stage made {input}
+        raise UserError(
+            f"benchmark.models: {INPUT_PLACEHOLDER} is `model:` itself when no earlier stage of this run makes "
+            f"it, so {MODEL_PLACEHOLDER} would be measured against itself: run the whole recipe with "
+            "`ovtool run RECIPE` (its convert/quantize section makes the other model), or give each with -m"
+        )
     return sources
 
 
@@ -105,7 +112,8 @@ def _label_from_path(source: ModelRef) -> str:
 def preflight(section: BenchmarkSection, ctx: StageContext) -> None:
     """Inputs exist, option combinations work, dynamic inputs have shapes — before any measuring."""
     from ovtool.backends.openvino.ov_bench import check_device
-    from ovtool.model_files import detect_format, find_ir_xml
+    from ovtool.model_files import find_ir_xml
+    from ovtool.stages.convert import check_source
     from ovtool.stages.dataset_refs import exists_or_pending
 
     sources = model_sources(section, ctx)
@@ -116,8 +124,7 @@ def preflight(section: BenchmarkSection, ctx: StageContext) -> None:
     for label, source in zip(labels_for(section, sources), sources, strict=True):
         if isinstance(source, Pending):
             continue
-        fmt = detect_format(source)
-        require_for_source(fmt)  # a non-IR model is converted first
+        fmt = check_source(source)  # a non-IR model is converted first (with convert's defaults)
         xml = find_ir_xml(Path(source))
         kind = _check_ir(xml, section) if xml is not None else KIND_AFTER_CONVERT.get(fmt)
         if kind is not None:

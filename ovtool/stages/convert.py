@@ -58,6 +58,19 @@ def preflight(section: ConvertSection, ctx: StageContext) -> None:
         _check_group_size_from_config(source, fmt, spec)
 
 
+def check_source(source: str, convert: ConvertSection | None = None) -> str:
+    """The format of a source that `ensure_ir` will convert, with the checks the conversion makes first.
+
+    For the preflight of stages that convert their input (quantize, benchmark, generate): a corrupt GGUF
+    or a missing extra fails at --dry-run, as it does for `ovtool convert`.
+    """
+    fmt = detect_format(source, convert.source_format if convert is not None else "auto")
+    require_for_source(fmt)
+    if fmt == "gguf":
+        _gguf_file(source)
+    return fmt
+
+
 def _check_group_size_from_config(source: str, fmt: str, spec: Any) -> None:
     """A group size that does not divide an LLM's hidden or MLP size fails here, not after minutes of export."""
     group = spec.group_size if spec.group_size is not None else 128 if spec.mode in GROUPED_DEFAULT_128 else None

@@ -15,7 +15,7 @@ from typing import Any
 from ovtool import console, fast_exit
 from ovtool.backends.genai.genai import ItemResult, check_tokenizer_ir
 from ovtool.context import Pending, StageContext
-from ovtool.errors import UserError
+from ovtool.errors import UserError, shorten
 from ovtool.model_files import detect_format, find_ir_xml
 from ovtool.recipe.sections.convert import ConvertSection
 from ovtool.recipe.sections.generate import GenerateSection
@@ -25,6 +25,7 @@ from ovtool.stages.generate_figures import COLD_FIGURES, WARM_FIGURES, DecodePas
 from ovtool.stages.precision import choice_for
 
 OUTPUTS_FILE = "outputs.jsonl"
+LLM_SOURCES = ("hf", "gguf", "ir")  # what can be (or become) an IR with tokenizer IRs
 NO_PROMPT = "no prompt: pass -p PROMPT, -p - (stdin), --prompt-file FILE, --prompts FILE.jsonl, or --chat"
 
 
@@ -36,6 +37,8 @@ class PromptItem:
 
 def _read_text(path_text: str, what: str) -> str:
     path = Path(path_text)
+    if path.is_dir():
+        raise UserError(f"{what} {path} is a folder: give a file")
     if not path.is_file():
         raise UserError(f"{what} not found: {path}")
     try:
@@ -87,8 +90,11 @@ def _prompts_file(path_text: str) -> list[PromptItem]:
     return items
 
 
-def check_model_source(source: str, what: str = "model") -> None:
-    """An IR given directly must carry its tokenizer IRs; other sources are converted (with them)."""
+def check_model_source(source: str, what: str = "model", convert: ConvertSection | None = None) -> None:
+    """An IR given directly must carry its tokenizer IRs; a GGUF or HF LLM is converted (with them);
+    ONNX, TFLite, TF, Paddle and PyTorch files never come with a tokenizer, so they are refused here."""
+    from ovtool.stages.convert import check_source
+
     path = Path(source)
     if not path.exists():
         try:
@@ -96,9 +102,15 @@ def check_model_source(source: str, what: str = "model") -> None:
         except UserError as exc:
             raise UserError(f"{what}: {exc}") from exc
         return
+    fmt = check_source(source, convert)
     xml = find_ir_xml(path)
     if xml is not None:
         check_tokenizer_ir(xml.parent)
+    elif fmt not in LLM_SOURCES:
+        raise UserError(
+            f"{what}: {shorten(source)} ({fmt}) has no tokenizer to convert: generate needs an LLM "
+            "(a GGUF, a Hugging Face causal LM folder or hub id, or an IR `ovtool convert` made of one)"
+        )
 
 
 def check_models(section: GenerateSection, ctx: StageContext) -> None:
@@ -108,9 +120,9 @@ def check_models(section: GenerateSection, ctx: StageContext) -> None:
     """
     model = ctx.input.model
     if model is not None and not isinstance(model, Pending):  # an earlier stage's output is checked by it
-        check_model_source(model)
+        check_model_source(model, convert=ctx.input.convert)
     if section.speculative is not None and section.speculative.draft is not None:
-        check_model_source(section.speculative.draft, "speculative.draft")
+        check_model_source(section.speculative.draft, "speculative.draft", ctx.input.convert)
 
 
 def preflight(section: GenerateSection, ctx: StageContext) -> None:

@@ -10,9 +10,9 @@ from typing import Any
 from ovtool import console
 from ovtool.context import Pending, StageContext
 from ovtool.errors import UserError
-from ovtool.extras import require, require_for_source
+from ovtool.extras import require
 from ovtool.ir_folder import IRFolder
-from ovtool.model_files import detect_format, find_ir_xml
+from ovtool.model_files import find_ir_xml
 from ovtool.recipe.sections.quantize import QuantizeSection
 from ovtool.results import StageResult
 from ovtool.stages.base import Stage
@@ -48,9 +48,6 @@ def preflight(section: QuantizeSection, ctx: StageContext) -> None:
                        ("accuracy_control.validation", getattr(section.accuracy_control, "validation", None))):
         if spec is not None:
             check_spec(spec, role)
-    if section.calibration is None and section.evaluation is None:  # data-free weights: nothing to measure on
-        raise UserError("quantize.evaluation: no data to measure quality on: set quantize.evaluation "
-                        "(--evaluation PATH, held-out text or images)")
     if section.quality.embedding_model is not None:
         require("hf", "quantize.quality.embedding_model (answers embedded in PyTorch)", ("torch",))
     if section.weights is None and section.mode == "int8" and section.target_device in ("any", "cpu", "cpu_spr"):
@@ -65,15 +62,18 @@ def preflight(section: QuantizeSection, ctx: StageContext) -> None:
         console.warn(f"quantize: calibration.samples {wanted} is below the subset size {subset}: "
                      f"only {wanted} samples will calibrate")  # fmt: skip
     source = ctx.input.model
-    if source is None or isinstance(source, Pending):  # not produced yet: checked when it exists, in run
-        return
-    fmt = detect_format(source)
-    require_for_source(fmt)  # a non-IR input is converted first
-    xml = find_ir_xml(Path(source)) if fmt == "ir" else None
-    if xml is not None and section.weights is not None:
-        from ovtool.backends.nncf.nncf_weights import check_group_size
+    if source is not None and not isinstance(source, Pending):  # else not produced yet: checked in run
+        from ovtool.stages.convert import check_source
 
-        check_group_size(xml, section.weights)
+        fmt = check_source(source, ctx.input.convert)  # a non-IR input is converted first
+        xml = find_ir_xml(Path(source)) if fmt == "ir" else None
+        if xml is not None and section.weights is not None:
+            from ovtool.backends.nncf.nncf_weights import check_group_size
+
+            check_group_size(xml, section.weights)
+    if section.calibration is None and section.evaluation is None:  # data-free weights: nothing to measure on
+        raise UserError("quantize.evaluation: no data to measure quality on: set quantize.evaluation "
+                        "(--evaluation PATH, held-out text or images)")
 
 
 def _original_ir(ctx: StageContext) -> Path:

@@ -73,6 +73,27 @@ def test_voc_annotation_xml_given_as_model(tmp_path: Path, command: str) -> None
     assert_clean_error(proc, str(xml), "not an OpenVINO IR")
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("generate", "-p", "hi"),
+        ("quantize", "--weights", "int4_sym", "--group-size", "64", "--evaluation", "{text}"),
+        ("benchmark",),
+    ],
+)
+def test_truncated_gguf_fails_at_dry_run_of_commands_that_convert_it(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """The check `ovtool convert` makes of a GGUF, made by every command that converts its input first."""
+    from tests.conftest import SHAKESPEARE_DIR, SMOLLM2_GGUF
+
+    cut = tmp_path / "cut.gguf"
+    with SMOLLM2_GGUF.open("rb") as f:
+        cut.write_bytes(f.read(1 << 20))
+    argv = [str(SHAKESPEARE_DIR) if a == "{text}" else a for a in args]
+    proc = run_cli(argv[0], "-m", cut, "-o", tmp_path / "out", *argv[1:], "--dry-run")
+    assert_clean_error(proc, str(cut), "truncated or corrupt GGUF")
+    assert not (tmp_path / "out").exists()
+
+
 def test_random_xml_is_not_xml(tmp_path: Path) -> None:
     xml = tmp_path / "notes.xml"
     xml.write_text("hello, this is not XML\n")

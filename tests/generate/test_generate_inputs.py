@@ -8,7 +8,7 @@ import pytest
 
 from ovtool.errors import RecipeError
 from ovtool.recipe.loader import load_recipe
-from tests.conftest import ROOT, run_cli
+from tests.conftest import NUDENET_ONNX, ROOT, SMOLLM2_GGUF, run_cli
 
 
 def _fails(*args: str | Path) -> str:
@@ -50,6 +50,15 @@ def test_bad_prompt_sources_and_sampling_values(smollm2_fp16_ir: Path, tmp_path:
 
 def test_model_missing() -> None:
     assert "model not found" in _fails("-m", "no/such/model.gguf", "-p", "x")
+
+
+def test_inputs_that_can_never_generate_fail_at_dry_run(tmp_path: Path) -> None:
+    """An ONNX model (model or draft) has no tokenizer to convert; a folder is not a prompts file."""
+    stderr = _fails("-m", NUDENET_ONNX, "-p", "x", "--dry-run")
+    assert f"model: {NUDENET_ONNX} (onnx) has no tokenizer" in stderr
+    assert "speculative.draft:" in _fails("-m", SMOLLM2_GGUF, "--draft", NUDENET_ONNX, "-p", "x", "--dry-run")
+    assert f"prompts file {tmp_path} is a folder" in _fails("-m", SMOLLM2_GGUF, "--prompts", tmp_path, "--dry-run")
+    assert f"prompt file {tmp_path} is a folder" in _fails("-m", SMOLLM2_GGUF, "--prompt-file", tmp_path)
 
 
 def test_shipped_generate_recipes_validate() -> None:

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from tests.conftest import BBC_DIR, NUDENET_ONNX, SHAKESPEARE_DIR, run_cli
+from tests.quantize.conftest import VOC_IMAGES
 
 
 def write_recipe(tmp_path: Path, quantize: dict, model: str | Path = NUDENET_ONNX) -> Path:
@@ -88,14 +89,16 @@ def test_flags_map_to_the_recipe_and_combinations_are_checked(tmp_path: Path) ->
                    "--dry-run")  # fmt: skip
     assert_usage_error(proc, "awq", "calibration")
     proc = run_cli("quantize", "-m", NUDENET_ONNX, "-o", tmp_path / "out", "--weights", "int4_sym",
-                   "--group-size", "32", "--ratio", "0.5", "--dry-run")  # fmt: skip
+                   "--group-size", "32", "--ratio", "0.5", "--evaluation", VOC_IMAGES, "--data-kind", "image",
+                   "--dry-run")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     resolved = yaml.safe_load(proc.stdout)["quantize"]["weights"]
     assert resolved == {**resolved, "mode": "int4_sym", "group_size": 32, "ratio": 0.5}
 
 
 def test_group_size_that_does_not_divide_channels_fails_before_loading(tmp_path: Path, tiny_matmul_ir: Path) -> None:
-    recipe = write_recipe(tmp_path, {"weights": {"mode": "int4_sym", "group_size": 64}}, tiny_matmul_ir)
+    recipe = write_recipe(tmp_path, {"weights": {"mode": "int4_sym", "group_size": 64},
+                                     "evaluation": {"synthetic": True}}, tiny_matmul_ir)  # fmt: skip
     proc = run_cli("quantize", recipe, "--dry-run")
     assert_usage_error(proc, "group_size 64", "[80, 96]", "group_size_fallback")
     proc = run_cli("quantize", recipe, "--dry-run", "--set", "quantize.weights.group_size=16")
