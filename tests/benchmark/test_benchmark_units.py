@@ -20,7 +20,7 @@ from ovtool.stages.benchmark_records import IRFacts, Latency, StaticRecord
 from ovtool.stages.benchmark_report import static_csv, static_gate_values, static_tables
 from ovtool.stages.dataset_refs import exists_or_pending
 from ovtool.stats import summarize_ms
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 
 def problems(tmp_path: Path, text: str) -> list[str]:
@@ -145,6 +145,19 @@ def test_pending_input_is_labelled_by_its_stage(tmp_path: Path) -> None:
     assert exists_or_pending(tmp_path / "OUT" / "dataset" / "train.jsonl", pending)
     assert not exists_or_pending(tmp_path / "OUT" / "dataset" / "train.jsonl", DatasetOutput(pending.path))
     assert not exists_or_pending(tmp_path / "elsewhere.jsonl", pending)
+
+
+def test_model_against_input_outside_run_is_refused(tmp_path: Path) -> None:
+    """`ovtool benchmark` on a {model}-vs-{input} recipe would measure the source against itself (labelled as the
+    candidate): refused at --dry-run, pointing to `ovtool run`; the same recipe under `ovtool run` validates."""
+    recipe = ROOT / "recipes" / "benchmark-minilm-fp32-int8.yaml"
+    proc = run_cli("benchmark", recipe, "-o", tmp_path / "b", "--dry-run")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("error: benchmark.models: {input} is `model:` itself") and "ovtool run" in line
+    assert run_cli("run", recipe, "-o", tmp_path / "r", "--dry-run").returncode == 0
+    ctx = StageContext(stage="benchmark", work_dir=tmp_path, input=StageInput(model="a/b", source_model="a/b"))
+    assert model_sources(BenchmarkSection(models=["{model}", "{model}"]), ctx) == ["a/b", "a/b"]  # asked for
 
 
 def test_interleaved_rounds_alternate_the_order() -> None:
