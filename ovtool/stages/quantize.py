@@ -149,7 +149,7 @@ def measure(section: QuantizeSection, ctx: StageContext, produced: Produced) -> 
             from ovtool.stages.precision import measured_on
 
             result.details["speed_measured_on"] = measured_on()
-            result.summary += f" Speed measured on {result.details['speed_measured_on']}."
+            result.summary = f"{result.summary.rstrip('.')}. Speed measured on {result.details['speed_measured_on']}."
     finally:
         shutil.rmtree(ctx.work_dir / SCRATCH, ignore_errors=True)
     return result

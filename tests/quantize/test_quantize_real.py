@@ -81,6 +81,7 @@ def test_synthetic_data_is_used_only_when_asked_and_reported(tmp_path: Path, tin
     assert any("synthetic" in w for w in result["warnings"])
     assert "synthetic" in (tmp_path / "out" / "report.md").read_text()
     assert result["metrics"]["output_similarity"]["value"] > 0.95
+    assert " MiB. Speed measured on " in result["summary"], result["summary"]  # two sentences, not one run-on
 
 
 @pytest.mark.slow
