@@ -33,8 +33,10 @@ def find_ir_xml(path: Path) -> Path | None:
 
 
 def looks_like_hub_id(text: str) -> bool:
+    """org/name; a model file's name (`models/llm.gguf`) is a mistyped path, not a repository."""
     parts = text.split("/")
-    return len(parts) == 2 and all(parts) and not text.startswith((".", "/", "~"))
+    is_file_name = Path(text).suffix.lower() in SUFFIX_FORMATS
+    return len(parts) == 2 and all(parts) and not text.startswith((".", "/", "~")) and not is_file_name
 
 
 def detect_format(source: str, forced: str = "auto") -> str:

@@ -165,7 +165,7 @@ SHARED = (
          help="Validate everything, print the resolved recipe; do nothing."),
     Flag("--no-cache", "cache.enabled", type=bool, value=False, panel=COMMON,
          help="Neither reuse nor store stage outputs in the stage cache ($OVTOOL_CACHE): every stage runs."),
-    Flag(("-v", "--verbose"), type=int, count=True, default=0, panel=COMMON, help="More detail on stderr."),
+    Flag(("-v", "--verbose"), type=int, count=True, default=0, panel=COMMON, metavar="", help="More detail on stderr."),
     Flag(("-q", "--quiet"), type=bool, default=False, panel=COMMON, help="Only errors on stderr."),
 )  # fmt: skip
 

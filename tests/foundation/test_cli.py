@@ -135,6 +135,7 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     model = f"model: {NUDENET_ONNX}\n"
     return {
         "missing path": (["-m", str(tmp_path / "nope.onnx")], "model not found"),
+        "missing relative file, not a hub id": (["-m", "models/llm.gguf"], "model not found"),
         "empty folder": (["-m", str(empty)], "model folder is empty"),
         "unknown format": (["-m", str(unknown)], "unknown model format"),
         "truncated onnx": (["-m", str(truncated)], "cannot read onnx model"),
