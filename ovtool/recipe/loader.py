@@ -211,7 +211,15 @@ def _suggestion(loc: list[str]) -> str:
     close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
     if close:
         return f" (did you mean {close[0]}?)"
+    elsewhere = [f"{section}.{loc[-1]}" for section in _sections_with(loc[-1]) if loc[:1] != [section]]
+    if elsewhere:  # a section's key at the top level, or in the wrong section
+        return f" (did you mean {' or '.join(elsewhere)}?)"
     return f" (known keys: {', '.join(known)})"
+
+
+def _sections_with(key: str) -> list[str]:
+    """The recipe's sections (convert, quantize…) that have `key` as one of their own keys."""
+    return [name for name in Recipe.model_fields if key in _fields_at([name])]
 
 
 def _fields_at(loc: list[str]) -> list[str]:

@@ -46,6 +46,13 @@ def test_misspelt_key_gets_a_suggestion(tmp_path: Path) -> None:
     assert problem == "convert.wieght_format: unknown key (did you mean weight_format?)"
 
 
+def test_a_key_of_another_section_is_pointed_there(tmp_path: Path) -> None:
+    (problem,) = problems_of(write(tmp_path, "model: m.onnx\nverb: stats\n"))
+    assert problem == "verb: unknown key (did you mean dataset.verb?)"
+    (problem,) = problems_of(write(tmp_path, "model: m.onnx\nconvert: {preset: mixed}\n"))
+    assert problem == "convert.preset: unknown key (did you mean quantize.preset?)"
+
+
 def test_all_problems_reported_at_once(tmp_path: Path) -> None:
     problems = problems_of(write(tmp_path, "modle: x\nconvert: {weight_format: int13, task: [1]}\nseed: abc\n"))
     joined = "\n".join(problems)
