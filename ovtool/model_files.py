@@ -32,6 +32,21 @@ def find_ir_xml(path: Path) -> Path | None:
     return ir.xml if ir is not None else None
 
 
+# architectures (config.json) whose model generates text: what `generate` and a stateful export need
+GENERATIVE_ARCHITECTURES = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
+
+
+def hf_architectures(folder: Path) -> list[str]:
+    """`architectures` of a Hugging Face folder's config.json ([] when it is absent or unreadable)."""
+    import json
+
+    try:
+        archs = json.loads((Path(folder) / "config.json").read_text()).get("architectures")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [str(a) for a in archs] if isinstance(archs, list) else []
+
+
 def looks_like_hub_id(text: str) -> bool:
     """org/name; a model file's name (`models/llm.gguf`) is a mistyped path, not a repository."""
     parts = text.split("/")

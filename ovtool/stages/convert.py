@@ -106,10 +106,9 @@ def _check_postprocess(section: ConvertSection, source: str, fmt: str, xml: Path
         return
     causal = fmt == "gguf"
     if fmt == "hf" and (Path(source) / "config.json").is_file():
-        import json
+        from ovtool.model_files import hf_architectures
 
-        archs = json.loads((Path(source) / "config.json").read_text()).get("architectures") or []
-        causal = any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in archs)
+        causal = any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in hf_architectures(Path(source)))
     if causal and section.stateful and (section.task is None or section.task.endswith("with-past")):
         raise UserError("convert.postprocess on a stateful LLM export: openvino_genai pipelines read its full "
                         "logits; set stateful: false (--disable-stateful)")  # fmt: skip

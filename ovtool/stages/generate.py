@@ -111,6 +111,20 @@ def check_model_source(source: str, what: str = "model", convert: ConvertSection
             f"{what}: {shorten(source)} ({fmt}) has no tokenizer to convert: generate needs an LLM "
             "(a GGUF, a Hugging Face causal LM folder or hub id, or an IR `ovtool convert` made of one)"
         )
+    elif fmt == "hf" and path.is_dir() and (convert is None or convert.task is None):
+        _check_generative(path, what)
+
+
+def _check_generative(folder: Path, what: str) -> None:
+    """A Hugging Face encoder or classifier (BertModel…) exports without an LM head: refuse it before the export."""
+    from ovtool.model_files import GENERATIVE_ARCHITECTURES, hf_architectures
+
+    archs = hf_architectures(folder)
+    if archs and not any(a.endswith(GENERATIVE_ARCHITECTURES) for a in archs):
+        raise UserError(
+            f"{what}: {shorten(str(folder))} is a {', '.join(archs)} (config.json architectures), not a text "
+            "generation model: generate needs a causal LM (…ForCausalLM); set convert.task if it is one"
+        )
 
 
 def check_models(section: GenerateSection, ctx: StageContext) -> None:

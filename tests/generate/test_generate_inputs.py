@@ -8,7 +8,7 @@ import pytest
 
 from ovtool.errors import RecipeError
 from ovtool.recipe.loader import load_recipe
-from tests.conftest import NUDENET_ONNX, ROOT, SMOLLM2_GGUF, run_cli
+from tests.conftest import MINILM_DIR, NUDENET_ONNX, ROOT, SMOLLM2_GGUF, run_cli
 
 
 def _fails(*args: str | Path) -> str:
@@ -59,6 +59,8 @@ def test_inputs_that_can_never_generate_fail_at_dry_run(tmp_path: Path) -> None:
     assert "speculative.draft:" in _fails("-m", SMOLLM2_GGUF, "--draft", NUDENET_ONNX, "-p", "x", "--dry-run")
     assert f"prompts file {tmp_path} is a folder" in _fails("-m", SMOLLM2_GGUF, "--prompts", tmp_path, "--dry-run")
     assert f"prompt file {tmp_path} is a folder" in _fails("-m", SMOLLM2_GGUF, "--prompt-file", tmp_path)
+    assert "is a BertModel (config.json architectures), not a text generation model" in _fails(
+        "-m", MINILM_DIR, "-p", "x", "--dry-run")
 
 
 def test_shipped_generate_recipes_validate() -> None:
