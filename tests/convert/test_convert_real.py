@@ -65,6 +65,19 @@ def test_nudenet_onnx_matches_onnxruntime(tmp_path: Path) -> None:
     np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-2)
 
 
+def test_a_wrong_input_name_or_shape_names_convert_inputs(tmp_path: Path) -> None:
+    """The model is fine: the error names convert.inputs (and the model's inputs), not an unreadable model."""
+    unknown = f"convert.inputs: {NUDENET_ONNX} has no input named nosuch (its inputs: images)"
+    cases = {"nosuch": ("[1,3,320,320]", unknown), "images": ("[1,3]", "convert.inputs: the shapes do not fit")}
+    for name, (shape, message) in cases.items():
+        out = tmp_path / name
+        proc = run_cli("convert", "-m", NUDENET_ONNX, "-o", out, "--set", f"convert.inputs.{name}.shape={shape}")
+        assert proc.returncode == 2, proc.stderr
+        line = proc.stderr.strip().splitlines()[-1]
+        assert line.startswith("error: ") and message in line, line
+        assert "cannot read onnx model" not in proc.stderr and not out.exists()
+
+
 @pytest.mark.slow
 def test_tflite_matches_litert(tmp_path: Path) -> None:
     from ai_edge_litert.interpreter import Interpreter

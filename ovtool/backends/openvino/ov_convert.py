@@ -70,8 +70,29 @@ def convert_file(path: Path, fmt: str, inputs: dict[str, InputSpec] | None) -> A
     except Exception as exc:
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.ENAMETOOLONG):
             raise  # not the file's fault: error_map words these
+        if shaped and fmt != "pytorch":
+            _check_input_names(path, [name for name, _ in shaped], exc)
         raise UserError(f"cannot read {fmt} model {shorten(path)}: {shorten(openvino_message(exc), 300)}") from exc
     return apply_layouts(model, inputs)
+
+
+def _check_input_names(path: Path, names: list[str], exc: Exception) -> None:
+    """The file failed to convert with `convert.inputs` shapes: when it reads without them, the names or the
+    shapes are what to fix, not the model (a misspelt input name read as "cannot read onnx model")."""
+    import openvino as ov
+
+    try:
+        with library_logs_captured():
+            plain = ov.convert_model(str(path))
+    except Exception:
+        return  # the file itself is unreadable: the caller says so
+    known = [name for port in plain.inputs for name in sorted(port.get_names())]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise UserError(f"convert.inputs: {shorten(path)} has no input named {', '.join(unknown)} "
+                        f"(its inputs: {', '.join(known)})") from exc  # fmt: skip
+    raise UserError(f"convert.inputs: the shapes do not fit {shorten(path)}: {shorten(openvino_message(exc), 300)}") \
+        from exc
 
 
 def apply_layouts(model: Any, inputs: dict[str, InputSpec]) -> Any:
