@@ -116,6 +116,9 @@ def _detect_format(path: Path) -> str:
             return "folder"
         if any(p.suffix.lower() in CORPUS_SUFFIXES for p in path.rglob("*") if p.is_file()):
             return "txt-files"
+        if _holds_images(path):
+            raise TextDataError(f"{path}: a folder of images where text data is read (quantize takes images with "
+                                "--data-kind image, in a recipe `kind: image`)")  # fmt: skip
         raise TextDataError(f"{path}: a folder with neither label subfolders of .txt files nor .txt/.md files "
                             "— give a data file or a folder-per-label")  # fmt: skip
     fmt = _SUFFIXES.get(path.suffix.lower())
@@ -123,6 +126,15 @@ def _detect_format(path: Path) -> str:
         raise TextDataError(f"{path}: unknown text format {path.suffix or '(no suffix)'!r} — set the format "
                             f"to one of {', '.join(FORMATS)}")  # fmt: skip
     return fmt
+
+
+def _holds_images(folder: Path, look_at: int = 2000) -> bool:
+    """Image files among the folder's first `look_at` entries (a big tree is not walked whole for a hint)."""
+    import itertools
+
+    from ovtool.data.images import IMAGE_SUFFIXES
+
+    return any(p.suffix.lower() in IMAGE_SUFFIXES for p in itertools.islice(folder.rglob("*"), look_at))
 
 
 def _normalize_format(fmt: str) -> str:

@@ -224,6 +224,10 @@ def test_folder_errors(tmp_path: Path) -> None:
     assert "is a folder" in error_of(load_text_dataset, tmp_path, fmt="csv")
     (tmp_path / "x.bin").write_bytes(b"\0")
     assert "neither label subfolders" in error_of(load_text_dataset, tmp_path)
+    (tmp_path / "cats").mkdir()
+    (tmp_path / "cats" / "1.JPG").write_bytes(b"\xff\xd8")
+    message = error_of(load_text_dataset, tmp_path)
+    assert "a folder of images where text data is read" in message and "--data-kind image" in message
 
 
 # ---------------------------------------------------------------- splits
