@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ovtool.errors import UserError
+from ovtool.errors import UserError, first_line
 from ovtool.recipe.sections.data import IMAGE_FOLDER, DataSpec, ImagePreprocess
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -67,7 +67,10 @@ def load_images(spec: DataSpec, seed: int) -> ImageSamples:
     try:
         dataset = dm.Dataset.import_from(spec.path, fmt)
     except dm.components.errors.DatasetImportError as exc:
-        raise UserError(f"Datumaro cannot read {spec.path} as {fmt}: {str(exc).splitlines()[0]}") from exc
+        root: BaseException = exc
+        while root.__cause__ is not None:  # "Failed to import dataset" wraps the item's own reason
+            root = root.__cause__
+        raise UserError(f"Datumaro cannot read {spec.path} as {fmt}: {first_line(root)}") from exc
     label_names = _label_names(dataset)
     rows = []
     for item in dataset:

@@ -25,6 +25,26 @@ def test_calibration_images_from_imagenet_and_voc(fmnist_imagenet: Path, voc_dir
     assert voc.format == "voc" and sorted(voc.ids) == ["2011_000003", "2011_000006", "2011_000025"]
 
 
+def test_an_unreadable_image_folder_names_the_item_and_the_reason(tmp_path: Path) -> None:
+    """Datumaro wraps the reason ("Failed to import dataset 'imagenet'"); the error gives the reason itself.
+
+    Here a one-letter label: Datumaro takes the item id 'b:0' for a drive-qualified path."""
+    from PIL import Image
+
+    from ovtool.data.images import load_images
+    from ovtool.errors import UserError
+
+    for i, label in enumerate("ab"):
+        (tmp_path / label).mkdir()
+        Image.new("RGB", (8, 8)).save(tmp_path / label / f"{i}.png")
+    with pytest.raises(UserError) as error:
+        load_images(DataSpec(kind="image", path=str(tmp_path)), seed=0)
+    message = str(error.value)
+    assert message.startswith(f"Datumaro cannot read {tmp_path} as imagenet: ")
+    assert "Failed to import dataset" not in message
+    assert ":1'" in message or ":0'" in message, message  # the item id it refused
+
+
 @pytest.mark.slow
 def test_nudenet_int8_calibrated_on_voc_format(voc_dir: Path, tmp_path: Path) -> None:
     """The real detector, calibrated on the VOC dataset read as VOC (annotations and all) through the CLI."""
