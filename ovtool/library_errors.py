@@ -56,6 +56,32 @@ def library_logs_captured() -> Iterator[None]:
             _replay(sink)
 
 
+@contextlib.contextmanager
+def root_logs_as_detail() -> Iterator[None]:
+    """Lines libraries log through the root logger are shown with -v only, not as `WARNING:root:…`.
+
+    Datumaro logs with `logging.warning(...)`, which configures the root logger on first use
+    (basicConfig: a stderr handler), so every COCO read printed lines such as "Multiple COCO tasks are
+    detected" between ovtool's own. While the block runs the root logger's handlers are replaced by
+    one that hands each line to `console.detail`.
+    """
+    import logging
+
+    from ovtool import console
+
+    class _Detail(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            console.detail(f"library log: {record.levelname.lower()}: {record.getMessage()}")
+
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers = [_Detail(logging.INFO)]
+    try:
+        yield
+    finally:
+        root.handlers = saved
+
+
 def _replay(sink: object) -> None:
     from ovtool import console
 

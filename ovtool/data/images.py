@@ -59,6 +59,13 @@ def check_image_source(spec: DataSpec) -> None:
 
 def load_images(spec: DataSpec, seed: int) -> ImageSamples:
     """Read every image of `spec` through Datumaro (RGB), shuffled with `seed`."""
+    from ovtool.library_errors import root_logs_as_detail
+
+    with root_logs_as_detail():  # Datumaro's `WARNING:root:…` lines: with -v only
+        return _load_images(spec, seed)
+
+
+def _load_images(spec: DataSpec, seed: int) -> ImageSamples:
     import datumaro as dm
 
     assert spec.path is not None

@@ -223,17 +223,20 @@ def _text_path(section: DatasetSection, path: Path) -> Iterator[Path]:
 
 
 def run(section: DatasetSection, ctx: StageContext) -> StageResult:
+    from ovtool.library_errors import root_logs_as_detail
+
     path = Path(str(section.path))
     result = StageResult(stage="dataset")
     result.details = {"verb": section.verb, "path": str(path)}
-    if section.verb == "encrypt":
-        _encrypt(section, path, ctx, result)
-    elif section.verb == "decrypt":
-        _decrypt(section, path, ctx, result)
-    elif _kind(section) == "text":
-        _text_verb(section, path, ctx, result)
-    else:
-        _image_verb(section, path, ctx, result)
+    with root_logs_as_detail():  # Datumaro's `WARNING:root:…` lines: with -v only
+        if section.verb == "encrypt":
+            _encrypt(section, path, ctx, result)
+        elif section.verb == "decrypt":
+            _decrypt(section, path, ctx, result)
+        elif _kind(section) == "text":
+            _text_verb(section, path, ctx, result)
+        else:
+            _image_verb(section, path, ctx, result)
     return result
 
 

@@ -275,3 +275,16 @@ def test_dry_run_does_nothing(voc_dir: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "verb: convert" in proc.stdout and "output_format: coco" in proc.stdout
     assert not out.exists()
+
+
+def test_datumaro_root_logger_warnings_show_with_v_only(voc_dir: Path, tmp_path: Path) -> None:
+    """Datumaro's `logging.warning` lines (a COCO folder with several tasks) are not printed between ovtool's."""
+    coco = tmp_path / "coco"
+    assert run_cli("dataset", "convert", voc_dir, "--to", "coco", "-o", coco).returncode == 0
+    quiet = run_cli("dataset", "stats", coco / "dataset", "-o", tmp_path / "stats")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "WARNING:root" not in quiet.stderr and "Multiple COCO tasks" not in quiet.stderr
+    verbose = run_cli("dataset", "stats", coco / "dataset", "-o", tmp_path / "stats", "--overwrite", "-v")
+    assert verbose.returncode == 0, verbose.stderr
+    assert "library log: warning: Multiple COCO tasks are detected" in verbose.stderr
+    assert "WARNING:root" not in verbose.stderr
