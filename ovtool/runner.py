@@ -174,6 +174,7 @@ def _run_as_peer(loaded: LoadedRecipe, options: RunOptions) -> None:
     """Run the stages in a scratch folder, without the cache, OUT's lock or a staging folder: rank 0
     (or node 0's ovtool) owns OUT. Only errors reach stderr; the exit is 0 once training is done."""
     console.set_verbosity(0, True)
+    os.environ["TQDM_DISABLE"] = "1"  # no library progress bars either (transformers' "Loading weights")
     record = RunRecord(command=options.command, recipe_sha256=loaded.sha256(), recipe_source=loaded.source,
                        started_at=now_iso(), inputs={})  # fmt: skip
     with scratch.owned_tempdir("ovtool-peer-") as tmp:

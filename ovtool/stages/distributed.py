@@ -80,6 +80,7 @@ def main(argv: list[str]) -> int:
     distributed.watch_parent(int(os.environ[distributed.PARENT_ENV]))
     if not ranks.is_main:
         console.set_verbosity(0, True)  # rank 0 tells the progress; the others only their errors
+        os.environ["TQDM_DISABLE"] = "1"  # and no library progress bars (transformers' "Loading weights")
     try:
         name, section, ctx = pickle.loads((job / JOB_FILE).read_bytes())
         result = get_stage(name).run(section, ctx)

@@ -26,6 +26,10 @@ SHORT = ["--set", "distill.training={max_steps: 6, batch_size: 8, train_samples:
 TWO = ["--launcher", "torchrun", "--nproc", "2"]
 
 
+def _finished_bars(stderr: str) -> int:
+    return sum("Loading weights: 100%" in line for line in stderr.replace("\r", "\n").splitlines())
+
+
 def _schedule(batch: int) -> list[str]:
     """One epoch over 400 samples at effective batch 16 (25 optimizer steps), evaluated on 222 test texts."""
     training = (f"{{epochs: 1, learning_rate: 1.0e-4, batch_size: {batch}, train_samples: 400, eval_samples: 300, "
@@ -56,6 +60,8 @@ def test_two_gloo_processes_publish_once_and_match_one_process(tmp_path: Path, a
     assert proc.stderr.count("published ") == 1  # rank 0 published; nothing else did
     single = run_cli("distill", *BASE, "-o", one, *_schedule(16), env={"OMP_NUM_THREADS": "2"})
     assert single.returncode == 0, single.stderr[-3000:]
+    # rank 1 shows no library progress bars: as many finished "Loading weights" bars as one process shows
+    assert _finished_bars(proc.stderr) == _finished_bars(single.stderr) > 0
     assert (two / "model" / "openvino_model.xml").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"] and _leftovers(tmp_path) == []
     s2, s1 = _stage(two), _stage(one)
