@@ -113,8 +113,8 @@ def preflight(section: BenchmarkSection, ctx: StageContext) -> None:
     """Inputs exist, option combinations work, dynamic inputs have shapes — before any measuring."""
     from ovtool.backends.openvino.ov_bench import check_device
     from ovtool.model_files import find_ir_xml
-    from ovtool.stages.convert import check_source
     from ovtool.stages.dataset_refs import exists_or_pending
+    from ovtool.stages.source_check import check_source
 
     sources = model_sources(section, ctx)
     check_device(section.device)

@@ -14,6 +14,7 @@ from ovtool.model_files import detect_format, find_ir_xml
 from ovtool.recipe.sections.convert import ConvertSection
 from ovtool.results import Metric, StageResult, Table
 from ovtool.stages.base import Stage
+from ovtool.stages.source_check import gguf_file
 
 FILE_FORMATS = ("onnx", "tflite", "tf", "paddle", "pytorch")
 GROUPED_DEFAULT_128 = ("int4_sym", "int4_asym", "nf4")  # NNCF's group size when none is given
@@ -45,7 +46,7 @@ def preflight(section: ConvertSection, ctx: StageContext) -> None:
     check_options(section, fmt)
     require_for_source(fmt)  # HF/GGUF/PyTorch sources need ovtool[hf]: exit 2 now, not an ImportError later
     if fmt == "gguf":
-        _gguf_file(source)  # a corrupt GGUF fails here, in a second, not after loading weights
+        gguf_file(source)  # a corrupt GGUF fails here, in a second, not after loading weights
     spec = section.weights_spec()
     if section.dataset is not None:
         _check_dataset(section)
@@ -58,19 +59,6 @@ def preflight(section: ConvertSection, ctx: StageContext) -> None:
         _check_group_size_from_config(source, fmt, spec)
 
 
-def check_source(source: str, convert: ConvertSection | None = None) -> str:
-    """The format of a source that `ensure_ir` will convert, with the checks the conversion makes first.
-
-    For the preflight of stages that convert their input (quantize, benchmark, generate): a corrupt GGUF
-    or a missing extra fails at --dry-run, as it does for `ovtool convert`.
-    """
-    fmt = detect_format(source, convert.source_format if convert is not None else "auto")
-    require_for_source(fmt)
-    if fmt == "gguf":
-        _gguf_file(source)
-    return fmt
-
-
 def _check_group_size_from_config(source: str, fmt: str, spec: Any) -> None:
     """A group size that does not divide an LLM's hidden or MLP size fails here, not after minutes of export."""
     group = spec.group_size if spec.group_size is not None else 128 if spec.mode in GROUPED_DEFAULT_128 else None
@@ -80,7 +68,7 @@ def _check_group_size_from_config(source: str, fmt: str, spec: Any) -> None:
     if fmt == "gguf":
         from ovtool.backends.optimum.gguf import read_gguf_metadata
 
-        meta = read_gguf_metadata(_gguf_file(source))
+        meta = read_gguf_metadata(gguf_file(source))
         arch = meta["general.architecture"]
         sizes = [meta.get(f"{arch}.embedding_length"), meta.get(f"{arch}.feed_forward_length")]
     elif fmt == "hf" and (Path(source) / "config.json").is_file():
@@ -152,20 +140,6 @@ def _check_group_size(xml: Path, spec: Any) -> None:
         raise UserError(str(exc).replace("quantize.weights.", "convert.")) from exc
 
 
-def _gguf_file(source: str) -> Path:
-    """The GGUF file `source` names (or the only one in a folder), with readable metadata."""
-    from ovtool.backends.optimum.gguf import read_gguf_metadata
-
-    path = Path(source)
-    if path.is_dir():
-        path = next(p for p in sorted(path.iterdir()) if p.suffix == ".gguf")
-    try:
-        read_gguf_metadata(path)
-    except ValueError as exc:
-        raise UserError(str(exc)) from exc
-    return path
-
-
 def convert_to_ir(source: str, section: ConvertSection, out_dir: Path, ctx: StageContext) -> dict[str, Any]:
     """Convert `source` into `out_dir` (an IR folder); returns facts about how it was done."""
     fmt = detect_format(source, section.source_format)
@@ -205,7 +179,7 @@ def _convert_hf_like(
         if fmt == "gguf":
             from ovtool.backends.optimum.gguf import gguf_to_hf_folder
 
-            gguf = _gguf_file(source)
+            gguf = gguf_file(source)
             with ctx.step("read GGUF into a Hugging Face model (tokenizer from GGUF metadata)"):
                 try:
                     facts["gguf"] = gguf_to_hf_folder(gguf, scratch)

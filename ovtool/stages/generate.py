@@ -93,7 +93,7 @@ def _prompts_file(path_text: str) -> list[PromptItem]:
 def check_model_source(source: str, what: str = "model", convert: ConvertSection | None = None) -> None:
     """An IR given directly must carry its tokenizer IRs; a GGUF or HF LLM is converted (with them);
     ONNX, TFLite, TF, Paddle and PyTorch files never come with a tokenizer, so they are refused here."""
-    from ovtool.stages.convert import check_source
+    from ovtool.stages.source_check import check_source
 
     path = Path(source)
     if not path.exists():
@@ -102,16 +102,17 @@ def check_model_source(source: str, what: str = "model", convert: ConvertSection
         except UserError as exc:
             raise UserError(f"{what}: {exc}") from exc
         return
-    fmt = check_source(source, convert)
     xml = find_ir_xml(path)
-    if xml is not None:
+    if xml is not None:  # read as it is: the checks below are for a conversion (and cost generate's start-up)
         check_tokenizer_ir(xml.parent)
-    elif fmt not in LLM_SOURCES:
+        return
+    fmt = check_source(source, convert)
+    if fmt not in LLM_SOURCES:
         raise UserError(
             f"{what}: {shorten(source)} ({fmt}) has no tokenizer to convert: generate needs an LLM "
             "(a GGUF, a Hugging Face causal LM folder or hub id, or an IR `ovtool convert` made of one)"
         )
-    elif fmt == "hf" and path.is_dir() and (convert is None or convert.task is None):
+    if fmt == "hf" and path.is_dir() and (convert is None or convert.task is None):
         _check_generative(path, what)
 
 

@@ -63,7 +63,7 @@ def preflight(section: QuantizeSection, ctx: StageContext) -> None:
                      f"only {wanted} samples will calibrate")  # fmt: skip
     source = ctx.input.model
     if source is not None and not isinstance(source, Pending):  # else not produced yet: checked in run
-        from ovtool.stages.convert import check_source
+        from ovtool.stages.source_check import check_source
 
         fmt = check_source(source, ctx.input.convert)  # a non-IR input is converted first
         xml = find_ir_xml(Path(source)) if fmt == "ir" else None

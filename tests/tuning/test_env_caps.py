@@ -11,10 +11,11 @@ from ovtool.backends.openvino import cpu_caps
 from ovtool.context import StageContext
 from ovtool.recipe.sections.quantize import QuantizeSection
 from ovtool.stages import quantize
-from tests.conftest import run_cli
+from tests.conftest import SHAKESPEARE_DIR, run_cli
 
 AVX2_ONLY = frozenset({"avx2", "FP32", "INT8", "BIN"})  # OpenVINO says INT8 on AVX2 too: the flags decide
 AVX512_VNNI = frozenset({"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "BF16", "FP32", "INT8"})
+HELD_OUT = {"path": str(SHAKESPEARE_DIR)}  # preflight refuses a quantize with no data (calibration or held-out)
 AMX = frozenset({"avx2", "avx512f", "amx_tile", "amx_int8", "amx_bf16", "BF16", "FP16", "FP32", "INT8"})
 
 
@@ -40,7 +41,8 @@ def _preflight_warnings(caps: frozenset[str] | None, section: QuantizeSection, t
 def test_int8_ptq_warning_follows_the_cpu(caps: frozenset[str] | None, warned: bool, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    err = _preflight_warnings(caps, QuantizeSection.model_construct(), tmp_path, monkeypatch, capsys)
+    section = QuantizeSection.model_validate({"calibration": HELD_OUT})  # INT8 PTQ (the defaults)
+    err = _preflight_warnings(caps, section, tmp_path, monkeypatch, capsys)
     assert ("no int8 dot-product instructions" in err) is warned
     if warned:
         assert "Injected CPU" in err
@@ -48,7 +50,8 @@ def test_int8_ptq_warning_follows_the_cpu(caps: frozenset[str] | None, warned: b
 
 def test_no_ptq_warning_for_weight_compression(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    section = QuantizeSection.model_validate({"weights": {"mode": "int4_sym", "group_size": 64}})
+    weights = {"mode": "int4_sym", "group_size": 64}
+    section = QuantizeSection.model_validate({"weights": weights, "evaluation": HELD_OUT})
     assert "dot-product" not in _preflight_warnings(AVX2_ONLY, section, tmp_path, monkeypatch, capsys)
 
 
