@@ -29,8 +29,13 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     """Write `path` through a temp file in the same folder and a rename: a reader (a CI step, a resumed
     sweep, a second process) sees the old file or the new one, never half of one."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):  # a failed write leaves no temp file behind
+            tmp.unlink()
+        raise
 
 
 def published_outs() -> list[Path]:

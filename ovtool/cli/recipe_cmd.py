@@ -74,17 +74,13 @@ def _init(call: Call) -> None:
 
 
 def write_file(path: Path, text: str) -> None:
-    """Through a temp file beside it and a rename: never half a recipe, no temp file left on failure."""
-    import os
-
+    """Through a temp file beside it and a rename (`write_atomic`): never half a recipe; an OSError is exit 2."""
+    from ovtool.artifacts import write_atomic
     from ovtool.errors import UserError
 
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        write_atomic(path, text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
