@@ -47,6 +47,14 @@ def first_line(exc: BaseException, limit: int = 300) -> str:
     return text.splitlines()[0][:limit] if text else type(exc).__name__
 
 
+def innermost_cause(exc: BaseException) -> BaseException:
+    """The end of the `raise … from` chain: a library's wrapper ("Failed to import dataset", "An error
+    occurred while generating the dataset") over the parser's own sentence, which is what to show."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
+
+
 SHORT_LIMIT = 200
 
 

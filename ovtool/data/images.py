@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ovtool.errors import UserError, first_line
+from ovtool.errors import UserError, first_line, innermost_cause
 from ovtool.recipe.sections.data import IMAGE_FOLDER, DataSpec, ImagePreprocess
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -74,10 +74,8 @@ def _load_images(spec: DataSpec, seed: int) -> ImageSamples:
     try:
         dataset = dm.Dataset.import_from(spec.path, fmt)
     except dm.components.errors.DatasetImportError as exc:
-        root: BaseException = exc
-        while root.__cause__ is not None:  # "Failed to import dataset" wraps the item's own reason
-            root = root.__cause__
-        raise UserError(f"Datumaro cannot read {spec.path} as {fmt}: {first_line(root)}") from exc
+        reason = first_line(innermost_cause(exc))  # "Failed to import dataset" wraps the item's own reason
+        raise UserError(f"Datumaro cannot read {spec.path} as {fmt}: {reason}") from exc
     label_names = _label_names(dataset)
     rows = []
     for item in dataset:

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ovtool.errors import UserError
+from ovtool.errors import UserError, first_line, innermost_cause
 
 if TYPE_CHECKING:
     import datasets
@@ -190,11 +190,8 @@ def _load_table(path: Path, fmt: str) -> datasets.Dataset:
             loaded = datasets.load_dataset(builder, data_files=[str(path)], split="train", cache_dir=str(cache),
                                            keep_in_memory=True)  # fmt: skip
         except Exception as exc:  # pyarrow/json/pandas errors have no common base: report them as bad input
-            root = exc
-            while root.__cause__ is not None:  # datasets wraps the parser's error ("An error occurred while …")
-                root = root.__cause__
-            first_line = (str(root).strip().splitlines() or [type(root).__name__])[0]
-            raise TextDataError(f"{path}: cannot read as {fmt}: {first_line[:200]} — check the file "
+            reason = first_line(innermost_cause(exc), 200)  # datasets wraps the parser's own error
+            raise TextDataError(f"{path}: cannot read as {fmt}: {reason} — check the file "
                                 "or set the format") from exc  # fmt: skip
     assert isinstance(loaded, datasets.Dataset)
     return loaded
