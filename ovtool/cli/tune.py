@@ -56,8 +56,6 @@ def _body(call: Call) -> None:
         console.info(f"tune: the stored choice is for --goal {tuned.record['goal']}: measuring for {goal}")
         tuned = None
     if tuned is None:
-        api.check_device(device)
-        console.info(f"tune: measuring {model} on {device} ({call['seconds']:g} s per candidate)")
         tuned = api.measure(model, device, seconds=call["seconds"], goal=goal or "latency", shapes=shapes,
                             progress=console.info)  # fmt: skip
     else:

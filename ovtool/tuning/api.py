@@ -36,23 +36,18 @@ def stored(model_dir: Path, device: str) -> Tuned | None:
     return None if record is None else Tuned(dict(record["settings"]), "stored", record)
 
 
-def check_device(device: str) -> None:
-    """A device that is not here is bad input (exit 2, listing those that are), not a failed measurement."""
-    from ovtool.backends.openvino.ov_bench import check_device as check
-
-    check(device)
-
-
 def measure(model_dir: Path, device: str, *, seconds: float, goal: str = "latency", shapes: Any = None,
             progress: Callable[[str], None] = lambda _: None) -> Tuned:  # fmt: skip
     """Run the search (LLM when the tokenizer IRs are beside the model, else static) and store the choice."""
     from ovtool.backends.openvino import cpu_caps
+    from ovtool.backends.openvino.ov_bench import check_device
     from ovtool.tuning import search
 
     folder = IRFolder.find(model_dir)
     if folder is None:
         raise UserError(f"tune: {model_dir} holds no OpenVINO IR: convert it first (`ovtool convert`)")
-    check_device(device)
+    check_device(device)  # a device that is not here is bad input (exit 2), not a failed measurement
+    progress(f"tune: measuring {model_dir} on {device} ({seconds:g} s per candidate)")
     caps = cpu_caps.probe(device)
     on_cpu = device.upper().startswith("CPU")
     precisions = cpu_caps.supported_precisions(caps.capabilities) if on_cpu else ["f32", "f16"]
