@@ -376,6 +376,7 @@ def _decrypt(section: DatasetSection, path: Path, ctx: StageContext, result: Sta
 
 def _text_verb(section: DatasetSection, path: Path, ctx: StageContext, result: StageResult) -> None:
     from ovtool.data import text as textdata
+    from ovtool.data.text_split import split_dataset
 
     textdata.disable_progress_bars()  # stderr carries ovtool's own progress lines
     if section.verb not in TEXT_VERBS:
@@ -395,7 +396,7 @@ def _text_verb(section: DatasetSection, path: Path, ctx: StageContext, result: S
     fmt = section.output_format or "jsonl"
     if section.verb == "split":
         with ctx.step("split"):
-            parts = textdata.split_dataset(ds, ratios=section.ratios or {}, seed=seed, stratify=section.stratified)
+            parts = split_dataset(ds, ratios=section.ratios or {}, seed=seed, stratify=section.stratified)
     else:
         count = min(section.samples or len(ds), len(ds))
         parts = {"sample": ds.shuffle(seed=seed).select(range(count))}

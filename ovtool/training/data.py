@@ -26,13 +26,14 @@ class LabeledSplits:
 def load_splits(spec: DataSpec, id2label: dict[int, str] | None) -> LabeledSplits:
     """The canonical 0.8/0.1/0.1 stratified split (ovtool.data.text, seed 0): the test split is never trained on."""
     from ovtool.data import text as textdata
+    from ovtool.data.text_split import split_dataset
 
     ds = textdata.load_text_dataset(
         spec.path or "", fmt=spec.format, text_field=spec.text_field or "text", label_field=spec.label_field or "label",
     )  # fmt: skip
     if "label" not in ds.column_names:
         raise UserError(f"{spec.path} has no labels: set data.label_field (or use a folder per label)")
-    parts = textdata.split_dataset(ds, ratios=textdata.CANONICAL_RATIOS, seed=0, stratify=True)
+    parts = split_dataset(ds, ratios=textdata.CANONICAL_RATIOS, seed=0, stratify=True)
     raw: dict[str, tuple[list[str], list[Any]]] = {}
     for split in SPLITS:
         texts, ids = textdata.texts_and_labels(parts[split])

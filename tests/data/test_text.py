@@ -17,9 +17,9 @@ from ovtool.data.text import (
     bbc_splits,
     label_names,
     load_text_dataset,
-    split_dataset,
     texts_and_labels,
 )
+from ovtool.data.text_split import split_dataset
 from ovtool.errors import UserError
 from tests.conftest import BBC_DIR, SHAKESPEARE_DIR
 
