@@ -100,11 +100,13 @@ def _yaml_float(value: float) -> str:
 
 
 def _reads_back(text: str) -> bool:
-    """Whether `text` unquoted inside a YAML flow sequence is that same string."""
+    """Whether `text` unquoted inside a YAML flow sequence is that same string, read as `--set` reads it."""
     import yaml
 
+    from ovtool.recipe import safe_yaml
+
     try:
-        return bool(yaml.safe_load(f"[{text}]") == [text])
+        return bool(safe_yaml.load(f"[{text}]") == [text])
     except yaml.YAMLError:
         return False
 
